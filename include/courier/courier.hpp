@@ -1,0 +1,13 @@
+#pragma once
+
+// The umbrella header: everything an application needs.
+
+#include "courier/actor.hpp"
+#include "courier/actor_ref.hpp"
+#include "courier/ask.hpp"
+#include "courier/behavior.hpp"
+#include "courier/error.hpp"
+#include "courier/message.hpp"
+#include "courier/metrics.hpp"
+#include "courier/system.hpp"
+#include "courier/version.hpp"

@@ -1,0 +1,5 @@
+#pragma once
+
+#define COURIER_VERSION_MAJOR 0
+#define COURIER_VERSION_MINOR 1
+#define COURIER_VERSION_PATCH 0

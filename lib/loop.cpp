@@ -1,0 +1,664 @@
+#include "loop.hpp"
+
+#include "courier/actor.hpp"
+
+#include "actor_access.hpp"
+#include "mailbox_impl.hpp"
+#include "system_core.hpp"
+
+#include <cstdio>
+#include <exception>
+#include <stdexcept>
+#include <utility>
+
+namespace courier::detail {
+
+namespace {
+
+thread_local loop* this_loop = nullptr;
+
+constexpr std::size_t bulk_size = 256;
+// Inbound messages taken per round, so actors and I/O get their turn.
+constexpr std::size_t drain_per_round = 4 * bulk_size;
+// Rounds per loop iteration before yielding to libuv (timers, I/O).
+constexpr int rounds_per_iteration = 64;
+
+using acc = actor_access;
+
+template <class H>
+uv_handle_t* as_handle(H* h) noexcept {
+  return reinterpret_cast<uv_handle_t*>(h);
+}
+
+void check_uv(int rc, const char* what) {
+  if (rc != 0) {
+    throw std::runtime_error(std::string(what) + ": " + uv_strerror(rc));
+  }
+}
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+}  // namespace
+
+loop* loop::current() noexcept {
+  return this_loop;
+}
+
+loop::loop(system_core& core, std::uint16_t index, uv_loop_t* external)
+    : core_(core),
+      index_(index),
+      uv_(external != nullptr ? external : &own_loop_),
+      external_(external != nullptr),
+      bulk_(new envelope[bulk_size]),
+      chunks_(new std::atomic<slot*>[max_chunks]) {
+  for (std::uint32_t i = 0; i < max_chunks; ++i) {
+    chunks_[i].store(nullptr, std::memory_order_relaxed);
+  }
+  if (!external_) {
+    check_uv(uv_loop_init(&own_loop_), "uv_loop_init");
+  }
+  consumer_ = std::make_unique<moodycamel::ConsumerToken>(inbound_);
+  init_handles();
+  if (external_) {
+    this_loop = this;
+  }
+}
+
+loop::~loop() {
+  for (std::uint32_t i = 0; i < max_chunks; ++i) {
+    delete[] chunks_[i].load(std::memory_order_relaxed);
+  }
+  if (!external_) {
+    uv_loop_close(&own_loop_);
+  }
+  if (this_loop == this) {
+    this_loop = nullptr;
+  }
+}
+
+void loop::init_handles() {
+  check_uv(uv_async_init(uv_, &async_, &loop::on_async), "uv_async_init");
+  check_uv(uv_prepare_init(uv_, &prepare_), "uv_prepare_init");
+  check_uv(uv_idle_init(uv_, &idle_), "uv_idle_init");
+  check_uv(uv_timer_init(uv_, &ask_timer_), "uv_timer_init");
+  open_handles_ = 4;
+  async_.data = this;
+  prepare_.data = this;
+  idle_.data = this;
+  ask_timer_.data = this;
+  check_uv(uv_prepare_start(&prepare_, &loop::on_prepare), "uv_prepare_start");
+  uv_unref(as_handle(&prepare_));
+  uv_unref(as_handle(&ask_timer_));
+  if (external_) {
+    uv_unref(as_handle(&async_));
+  }
+}
+
+void loop::start_thread() {
+  thread_ = std::thread([this] { run_thread(); });
+}
+
+void loop::run_thread() {
+  this_loop = this;
+  uv_run(uv_, UV_RUN_DEFAULT);
+  this_loop = nullptr;
+}
+
+void loop::join() {
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+// --- the slot table ---------------------------------------------------------
+
+loop::slot* loop::find_slot(std::uint32_t index) const noexcept {
+  std::uint32_t c = index >> chunk_bits;
+  if (c >= max_chunks) {
+    return nullptr;
+  }
+  slot* chunk = chunks_[c].load(std::memory_order_acquire);
+  return chunk == nullptr ? nullptr : &chunk[index & (chunk_size - 1)];
+}
+
+loop::slot& loop::slot_at(std::uint32_t index) const noexcept {
+  return chunks_[index >> chunk_bits].load(
+      std::memory_order_acquire)[index & (chunk_size - 1)];
+}
+
+actor* loop::resolve(actor_ref ref) const noexcept {
+  slot* s = find_slot(system_core::slot_of(ref));
+  if (s == nullptr || s->generation.load(std::memory_order_acquire) !=
+                          system_core::generation_of(ref)) {
+    return nullptr;
+  }
+  return s->ptr.load(std::memory_order_acquire);
+}
+
+actor_ref loop::add(std::unique_ptr<actor> a) {
+  std::uint32_t index;
+  std::uint32_t gen;
+  {
+    std::lock_guard<std::mutex> lock(table_mutex_);
+    if (free_head_ != npos) {
+      index = free_head_;
+      free_head_ = slot_at(index).next_free;
+    } else {
+      index = slots_used_;
+      std::uint32_t c = index >> chunk_bits;
+      if (c >= max_chunks) {
+        throw std::length_error("courier: too many actors on one loop");
+      }
+      if (chunks_[c].load(std::memory_order_relaxed) == nullptr) {
+        chunks_[c].store(new slot[chunk_size], std::memory_order_release);
+      }
+      ++slots_used_;
+    }
+    slot& s = slot_at(index);
+    gen = s.generation.load(std::memory_order_relaxed);
+    acc::home(*a) = this;
+    acc::self(*a) = core_.make_ref(index_, index, gen);
+    s.ptr.store(a.release(), std::memory_order_release);
+  }
+  actors_.fetch_add(1, std::memory_order_relaxed);
+  return core_.make_ref(index_, index, gen);
+}
+
+void loop::release_slot(std::uint32_t index) noexcept {
+  std::lock_guard<std::mutex> lock(table_mutex_);
+  slot& s = slot_at(index);
+  std::uint32_t gen = s.generation.load(std::memory_order_relaxed) + 1;
+  s.generation.store(gen == 0 ? 1 : gen, std::memory_order_release);
+  s.ptr.store(nullptr, std::memory_order_relaxed);
+  s.next_free = free_head_;
+  free_head_ = index;
+}
+
+// --- sending ----------------------------------------------------------------
+
+void loop::post_local(envelope&& e) {
+  actor* a = resolve(e.target);
+  if (a == nullptr || acc::state(*a) == dead) {
+    dead_letter(e, errc::target_dead);
+    return;
+  }
+  acc::box(*a).push(std::move(e));
+  schedule(*a);
+}
+
+void loop::schedule(actor& a) {
+  if (acc::scheduled(a)) {
+    return;
+  }
+  acc::scheduled(a) = true;
+  acc::next_ready(a) = nullptr;
+  if (ready_tail_ != nullptr) {
+    acc::next_ready(*ready_tail_) = &a;
+  } else {
+    ready_head_ = &a;
+  }
+  ready_tail_ = &a;
+  if (!in_process_ && !closing_) {
+    uv_idle_start(&idle_, &loop::on_idle);
+  }
+}
+
+void loop::enqueue(envelope&& e, loop* from) {
+  if (from != nullptr) {
+    if (from->tokens_.size() <= index_) {
+      from->tokens_.resize(core_.loop_count());
+    }
+    auto& token = from->tokens_[index_];
+    if (!token) {
+      token = std::make_unique<moodycamel::ProducerToken>(inbound_);
+    }
+    inbound_.enqueue(*token, std::move(e));
+  } else {
+    inbound_.enqueue(std::move(e));
+  }
+  // Pairs with the fence in maybe_sleep(): either the loop sees the message
+  // before it sleeps, or we see that it sleeps and wake it.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (sleep_state_.load(std::memory_order_relaxed) == sleeping &&
+      sleep_state_.exchange(awake, std::memory_order_acq_rel) == sleeping) {
+    wakeups_.fetch_add(1, std::memory_order_relaxed);
+    uv_async_send(&async_);
+  }
+}
+
+void loop::dead_letter(envelope& e, errc reason) {
+  if (e.kind == envelope_kind::reply) {
+    // The asker stopped before its answer came.
+    core_.late_replies.fetch_add(1, std::memory_order_relaxed);
+    e.reset();
+    return;
+  }
+  if (e.kind != envelope_kind::message) {
+    e.reset();
+    return;
+  }
+  core_.dead_letter(e);
+  if (e.mode != reply_mode::none) {
+    reply_error(e, reason,
+                reason == errc::system_stopped
+                    ? "the system is shutting down"
+                    : "the target actor is not alive");
+  }
+  e.reset();
+}
+
+// --- asks -------------------------------------------------------------------
+
+std::uint64_t loop::add_request(pending_asks::continuation&& cont,
+                                std::chrono::milliseconds timeout) {
+  if (running_ == nullptr) {
+    throw std::logic_error("courier: actor::ask used outside a handler");
+  }
+  uv_update_time(uv_);
+  std::uint64_t deadline =
+      uv_now(uv_) + static_cast<std::uint64_t>(timeout.count());
+  std::uint64_t id = asks_.add(acc::self(*running_), std::move(cont), deadline);
+  if (timer_due_ == 0 || deadline < timer_due_) {
+    arm_ask_timer();
+  }
+  return id;
+}
+
+void loop::arm_ask_timer() {
+  std::uint64_t due = asks_.next_deadline();
+  if (due == 0 || closing_) {
+    timer_due_ = 0;
+    uv_timer_stop(&ask_timer_);
+    return;
+  }
+  std::uint64_t now = uv_now(uv_);
+  uv_timer_start(&ask_timer_, &loop::on_timer, due > now ? due - now : 0, 0);
+  timer_due_ = due;
+}
+
+void loop::on_ask_timer() {
+  timer_due_ = 0;
+  asks_.expire(uv_now(uv_), [this](std::uint64_t id, actor_ref owner) {
+    core_.ask_timeouts.fetch_add(1, std::memory_order_relaxed);
+    envelope e;
+    e.emplace<ask_failure>(
+        ask_failure{errc::ask_timeout, "no reply before the deadline"});
+    e.kind = envelope_kind::reply;
+    e.target = owner;
+    e.request_id = id;
+    post_local(std::move(e));
+  });
+  arm_ask_timer();
+}
+
+void loop::deliver_reply(actor& a, envelope& e) {
+  pending_asks::record* r = asks_.find(e.request_id);
+  if (r == nullptr) {
+    core_.late_replies.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  bool is_timeout = e.type() == type_of<ask_failure>() &&
+                    e.get<ask_failure>().code == errc::ask_timeout;
+  if (r->timed_out && !is_timeout) {
+    // The answer lost the race against the deadline; the timeout follows.
+    core_.late_replies.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  pending_asks::continuation cont = std::move(r->cont);
+  asks_.erase(e.request_id);
+  (void)a;
+  cont(e);
+}
+
+// --- running actors ---------------------------------------------------------
+
+void loop::process() {
+  if (stop_requested_.load(std::memory_order_acquire) && !actors_stopped_) {
+    stop_all_actors();
+  }
+  if (close_requested_.load(std::memory_order_acquire) && !closing_) {
+    close_handles();
+    return;
+  }
+  if (signals_requested_.exchange(false) && !signals_on_ && !closing_) {
+    uv_signal_init(uv_, &sigint_);
+    uv_signal_init(uv_, &sigterm_);
+    sigint_.data = this;
+    sigterm_.data = this;
+    uv_signal_start(&sigint_, &loop::on_signal, SIGINT);
+    uv_signal_start(&sigterm_, &loop::on_signal, SIGTERM);
+    uv_unref(as_handle(&sigint_));
+    uv_unref(as_handle(&sigterm_));
+    open_handles_ += 2;
+    signals_on_ = true;
+  }
+  in_process_ = true;
+  for (int round = 0; round < rounds_per_iteration; ++round) {
+    bool got = drain_inbound(drain_per_round);
+    if (ready_head_ == nullptr) {
+      if (!got) {
+        break;
+      }
+      continue;
+    }
+    did_work_ = true;
+    run_ready();
+  }
+  in_process_ = false;
+}
+
+bool loop::drain_inbound(std::size_t max) {
+  bool got = false;
+  while (max > 0) {
+    std::size_t n = inbound_.try_dequeue_bulk(*consumer_, bulk_.get(),
+                                              std::min(max, bulk_size));
+    if (n == 0) {
+      break;
+    }
+    got = true;
+    max -= n;
+    for (std::size_t i = 0; i < n; ++i) {
+      post_local(std::move(bulk_[i]));
+    }
+  }
+  return got;
+}
+
+void loop::run_ready() {
+  actor* a = ready_head_;
+  ready_head_ = nullptr;
+  ready_tail_ = nullptr;
+  while (a != nullptr) {
+    actor* next = acc::next_ready(*a);
+    run_actor(*a);
+    a = next;
+  }
+}
+
+void loop::run_actor(actor& a) {
+  mailbox& box = acc::box(a);
+  std::uint32_t budget = core_.config().throughput;
+  std::uint64_t handled = 0;
+  running_ = &a;
+  while (budget-- > 0 && !box.empty()) {
+    envelope e = std::move(box.front());
+    box.pop_front();
+    dispatch(a, e);
+    ++handled;
+    if (acc::state(a) == stopping) {
+      running_ = nullptr;
+      messages_.store(messages_.load(std::memory_order_relaxed) + handled,
+                      std::memory_order_relaxed);
+      finalize(a);
+      return;
+    }
+  }
+  running_ = nullptr;
+  messages_.store(messages_.load(std::memory_order_relaxed) + handled,
+                  std::memory_order_relaxed);
+  acc::scheduled(a) = false;
+  if (!box.empty()) {
+    schedule(a);
+  } else {
+    box.shrink();
+  }
+}
+
+void loop::start_actor(actor& a) {
+  acc::state(a) = running;
+  acc::current(a) = acc::make_behavior(a);
+  acc::on_start(a);
+}
+
+void loop::dispatch(actor& a, envelope& e) {
+  current_ = &e;
+  try {
+    if (acc::state(a) == created) {
+      start_actor(a);
+      if (acc::state(a) != running) {
+        current_ = nullptr;
+        dead_letter(e, errc::target_dead);
+        return;
+      }
+    }
+    switch (e.kind) {
+      case envelope_kind::message:
+        if (!acc::current(a).invoke(e)) {
+          core_.unhandled(acc::self(a), e.type());
+          if (e.mode != reply_mode::none) {
+            reply_error(
+                e, errc::no_handler,
+                std::string("no handler for ") + std::string(e.type()->name));
+          }
+        }
+        break;
+      case envelope_kind::reply:
+        deliver_reply(a, e);
+        break;
+      case envelope_kind::stop:
+        acc::state(a) = stopping;
+        break;
+      case envelope_kind::start:
+        break;
+    }
+  } catch (const std::exception& ex) {
+    fail(a, &e, ex.what());
+  } catch (...) {
+    fail(a, &e, "unknown exception");
+  }
+  current_ = nullptr;
+}
+
+void loop::fail(actor& a, envelope* e, const char* what) {
+  if (e != nullptr && e->mode != reply_mode::none) {
+    reply_error(*e, errc::handler_threw, what);
+  }
+  core_.failure(acc::self(a), what);
+  acc::state(a) = stopping;
+}
+
+void loop::finalize(actor& a) {
+  std::uint8_t was = acc::state(a);
+  acc::state(a) = dead;
+  if (was != created) {
+    running_ = &a;
+    try {
+      acc::on_stop(a);
+    } catch (const std::exception& ex) {
+      core_.failure(acc::self(a), ex.what());
+    } catch (...) {
+      core_.failure(acc::self(a), "unknown exception in on_stop");
+    }
+    running_ = nullptr;
+  }
+  errc reason = actors_stopped_ || stop_requested_.load() ? errc::system_stopped
+                                                          : errc::target_dead;
+  mailbox& box = acc::box(a);
+  while (!box.empty()) {
+    envelope e = std::move(box.front());
+    box.pop_front();
+    dead_letter(e, reason);
+  }
+  release_slot(system_core::slot_of(acc::self(a)));
+  core_.stopped.fetch_add(1, std::memory_order_relaxed);
+  actors_.fetch_sub(1, std::memory_order_relaxed);
+  std::unique_ptr<actor> owned(&a);
+}
+
+void loop::stop_all_actors() {
+  actors_stopped_ = true;
+  while (ready_head_ != nullptr) {
+    actor* a = ready_head_;
+    ready_head_ = acc::next_ready(*a);
+    acc::scheduled(*a) = false;
+  }
+  ready_tail_ = nullptr;
+  drain_inbound(static_cast<std::size_t>(-1));
+  std::uint32_t used;
+  {
+    std::lock_guard<std::mutex> lock(table_mutex_);
+    used = slots_used_;
+  }
+  for (std::uint32_t i = 0; i < used; ++i) {
+    actor* a = slot_at(i).ptr.load(std::memory_order_acquire);
+    if (a != nullptr && acc::state(*a) != dead) {
+      finalize(*a);
+    }
+  }
+  // Messages the on_stop hooks sent to this loop.
+  drain_inbound(static_cast<std::size_t>(-1));
+  asks_.clear();
+  uv_timer_stop(&ask_timer_);
+  timer_due_ = 0;
+  core_.loop_stopped();
+}
+
+// --- sleeping and waking ----------------------------------------------------
+
+bool loop::spin_for_work() {
+  auto spin = core_.config().spin;
+  if (spin.count() <= 0 || !did_work_) {
+    return false;
+  }
+  did_work_ = false;
+  auto deadline = std::chrono::steady_clock::now() + spin;
+  for (unsigned i = 0;; ++i) {
+    if (inbound_.size_approx() > 0) {
+      return true;
+    }
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() >= deadline) {
+      return false;
+    }
+    cpu_relax();
+  }
+}
+
+void loop::maybe_sleep() {
+  for (;;) {
+    if (closing_) {
+      return;
+    }
+    if (ready_head_ != nullptr) {
+      uv_idle_start(&idle_, &loop::on_idle);
+      return;
+    }
+    if (spin_for_work()) {
+      process();
+      continue;
+    }
+    sleep_state_.store(sleeping, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (inbound_.size_approx() == 0) {
+      uv_idle_stop(&idle_);
+      return;
+    }
+    sleep_state_.store(awake, std::memory_order_relaxed);
+    process();
+  }
+}
+
+void loop::on_async(uv_async_t* h) {
+  static_cast<loop*>(h->data)->sleep_state_.store(awake,
+                                                  std::memory_order_relaxed);
+}
+
+void loop::on_idle(uv_idle_t* /*h*/) {}
+
+void loop::on_prepare(uv_prepare_t* h) {
+  auto* self = static_cast<loop*>(h->data);
+  if (self->closing_) {
+    return;
+  }
+  self->sleep_state_.store(awake, std::memory_order_relaxed);
+  uv_update_time(self->uv_);
+  self->process();
+  self->maybe_sleep();
+}
+
+void loop::on_timer(uv_timer_t* h) {
+  static_cast<loop*>(h->data)->on_ask_timer();
+}
+
+void loop::on_signal(uv_signal_t* h, int /*signum*/) {
+  static_cast<loop*>(h->data)->core_.request_shutdown();
+}
+
+// --- shutdown ---------------------------------------------------------------
+
+void loop::request_stop_actors() noexcept {
+  stop_requested_.store(true, std::memory_order_release);
+  sleep_state_.store(awake, std::memory_order_relaxed);
+  uv_async_send(&async_);
+}
+
+void loop::request_close() noexcept {
+  close_requested_.store(true, std::memory_order_release);
+  sleep_state_.store(awake, std::memory_order_relaxed);
+  uv_async_send(&async_);
+}
+
+void loop::request_signals() noexcept {
+  signals_requested_.store(true, std::memory_order_release);
+  sleep_state_.store(awake, std::memory_order_relaxed);
+  uv_async_send(&async_);
+}
+
+void loop::close_handles() {
+  closing_ = true;
+  uv_close(as_handle(&async_), &loop::on_close);
+  uv_close(as_handle(&prepare_), &loop::on_close);
+  uv_close(as_handle(&idle_), &loop::on_close);
+  uv_close(as_handle(&ask_timer_), &loop::on_close);
+  if (signals_on_) {
+    uv_close(as_handle(&sigint_), &loop::on_close);
+    uv_close(as_handle(&sigterm_), &loop::on_close);
+  }
+}
+
+void loop::on_close(uv_handle_t* h) {
+  --static_cast<loop*>(h->data)->open_handles_;
+}
+
+void loop::shutdown_inline() {
+  if (!actors_stopped_) {
+    stop_all_actors();
+  }
+  if (!closing_) {
+    close_handles();
+  }
+  while (open_handles_ > 0) {
+    uv_run(uv_, UV_RUN_NOWAIT);
+  }
+}
+
+void loop::drain_after_close() {
+  envelope e;
+  while (inbound_.try_dequeue(e)) {
+    if (e.kind == envelope_kind::message) {
+      core_.dead_letter(e);
+      if (e.mode != reply_mode::none) {
+        reply_error(e, errc::system_stopped, "the system is shutting down");
+      }
+    }
+    e.reset();
+  }
+  // Actors spawned while the system was stopping never started.
+  for (std::uint32_t i = 0; i < slots_used_; ++i) {
+    std::unique_ptr<actor> a(slot_at(i).ptr.exchange(nullptr));
+  }
+}
+
+loop_metrics loop::snapshot() const {
+  loop_metrics m;
+  m.messages = messages_.load(std::memory_order_relaxed);
+  m.wakeups = wakeups_.load(std::memory_order_relaxed);
+  m.actors = actors_.load(std::memory_order_relaxed);
+  m.inbound_depth = inbound_.size_approx();
+  return m;
+}
+
+}  // namespace courier::detail

@@ -1,0 +1,176 @@
+#pragma once
+
+// One thread, one uv_loop_t, its actors, a lock-free inbound queue for
+// messages from other threads, and one uv_async_t to wake it. Actors are
+// run round-robin from a ready list, each for at most `throughput`
+// messages per turn.
+
+#include "courier/actor_ref.hpp"
+#include "courier/detail/envelope.hpp"
+#include "courier/error.hpp"
+#include "courier/metrics.hpp"
+
+#include "pending_asks.hpp"
+
+#include <concurrentqueue/concurrentqueue.h>
+#include <uv.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace courier {
+class actor;
+}
+
+namespace courier::detail {
+
+class system_core;
+
+class loop {
+ public:
+  loop(system_core& core, std::uint16_t index, uv_loop_t* external);
+  loop(const loop&) = delete;
+  loop& operator=(const loop&) = delete;
+  ~loop();
+
+  std::uint16_t index() const noexcept { return index_; }
+  system_core& core() const noexcept { return core_; }
+
+  /// Starts the loop's thread (owned loops only).
+  void start_thread();
+  /// Joins the loop's thread after close().
+  void join();
+
+  /// Adds a constructed actor to the slot table. Thread safety: any thread.
+  actor_ref add(std::unique_ptr<actor> a);
+
+  /// Delivers `e` to its target on this loop. Thread safety: this loop.
+  void post_local(envelope&& e);
+  /// Queues `e` from another thread (`from`: the sender's loop, if any).
+  void enqueue(envelope&& e, loop* from);
+
+  /// Registers an ask by the running actor; returns the request id.
+  std::uint64_t add_request(pending_asks::continuation&& cont,
+                            std::chrono::milliseconds timeout);
+
+  /// The request being handled right now, or null.
+  envelope* current_request() const noexcept { return current_; }
+  /// The actor whose code runs right now, or null.
+  actor* current_actor() const noexcept { return running_; }
+
+  /// Commands from the system (any thread).
+  void request_stop_actors() noexcept;
+  void request_close() noexcept;
+  void request_signals() noexcept;
+
+  /// Runs the shutdown phases inline (application-owned loop, own thread).
+  void shutdown_inline();
+
+  /// Destroys what is still queued after the thread ended (dead letters).
+  void drain_after_close();
+  /// Drops the producer tokens into other loops' queues.
+  void drop_tokens() noexcept { tokens_.clear(); }
+
+  loop_metrics snapshot() const;
+
+  /// The loop of the calling thread, or null.
+  static loop* current() noexcept;
+
+ private:
+  struct slot {
+    std::atomic<actor*> ptr{nullptr};
+    std::atomic<std::uint32_t> generation{1};
+    std::uint32_t next_free = 0;
+  };
+  static constexpr std::uint32_t chunk_bits = 12;
+  static constexpr std::uint32_t chunk_size = 1u << chunk_bits;
+  static constexpr std::uint32_t max_chunks = 16384;
+  static constexpr std::uint32_t npos = 0xFFFFFFFFu;
+
+  slot* find_slot(std::uint32_t index) const noexcept;
+  slot& slot_at(std::uint32_t index) const noexcept;  // index < slots_used_
+  actor* resolve(actor_ref ref) const noexcept;
+  void release_slot(std::uint32_t index) noexcept;
+
+  void init_handles();
+  void run_thread();
+  void process();
+  bool drain_inbound(std::size_t max);
+  void run_ready();
+  void run_actor(actor& a);
+  void dispatch(actor& a, envelope& e);
+  void start_actor(actor& a);
+  void deliver_reply(actor& a, envelope& e);
+  void fail(actor& a, envelope* e, const char* what);
+  void finalize(actor& a);
+  void stop_all_actors();
+  void close_handles();
+  void schedule(actor& a);
+  void arm_ask_timer();
+  void on_ask_timer();
+  void dead_letter(envelope& e, errc reason);
+  void maybe_sleep();
+  bool spin_for_work();
+
+  static void on_async(uv_async_t* h);
+  static void on_prepare(uv_prepare_t* h);
+  static void on_idle(uv_idle_t* h);
+  static void on_timer(uv_timer_t* h);
+  static void on_signal(uv_signal_t* h, int signum);
+  static void on_close(uv_handle_t* h);
+
+  system_core& core_;
+  const std::uint16_t index_;
+  uv_loop_t own_loop_{};
+  uv_loop_t* uv_;
+  const bool external_;
+  std::thread thread_;
+
+  uv_async_t async_{};
+  uv_prepare_t prepare_{};
+  uv_idle_t idle_{};
+  uv_timer_t ask_timer_{};
+  uv_signal_t sigint_{};
+  uv_signal_t sigterm_{};
+  int open_handles_ = 0;
+  bool signals_on_ = false;
+  bool closing_ = false;
+
+  // Cross-thread inbox and the wake-up protocol.
+  moodycamel::ConcurrentQueue<envelope> inbound_;
+  std::unique_ptr<moodycamel::ConsumerToken> consumer_;
+  std::vector<std::unique_ptr<moodycamel::ProducerToken>> tokens_;
+  std::unique_ptr<envelope[]> bulk_;
+  enum : int { awake, sleeping };
+  std::atomic<int> sleep_state_{awake};
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> close_requested_{false};
+  std::atomic<bool> signals_requested_{false};
+  bool actors_stopped_ = false;
+  bool did_work_ = false;
+
+  // The slot table: chunks of slots, published once, never moved.
+  std::unique_ptr<std::atomic<slot*>[]> chunks_;
+  std::mutex table_mutex_;
+  std::uint32_t free_head_ = npos;
+  std::uint32_t slots_used_ = 0;
+
+  // Loop-thread state.
+  actor* ready_head_ = nullptr;
+  actor* ready_tail_ = nullptr;
+  bool in_process_ = false;
+  actor* running_ = nullptr;
+  envelope* current_ = nullptr;
+  pending_asks asks_;
+  std::uint64_t timer_due_ = 0;
+
+  std::atomic<std::uint64_t> messages_{0};
+  std::atomic<std::uint64_t> wakeups_{0};
+  std::atomic<std::uint64_t> actors_{0};
+};
+
+}  // namespace courier::detail

@@ -1,0 +1,190 @@
+#include "system_core.hpp"
+
+#include "registry.hpp"
+
+#include <stdexcept>
+#include <thread>
+
+namespace courier::detail {
+
+namespace {
+
+std::size_t loop_count_for(const system_config& cfg, uv_loop_t* external) {
+  if (external != nullptr) {
+    return 1;
+  }
+  if (cfg.loops > 0) {
+    return cfg.loops;
+  }
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : hw;
+}
+
+}  // namespace
+
+system_core::system_core(system_config cfg, uv_loop_t* external)
+    : cfg_(std::move(cfg)), external_(external != nullptr) {
+  if (cfg_.throughput == 0) {
+    cfg_.throughput = 1;
+  }
+  std::size_t n = loop_count_for(cfg_, external);
+  if (n > 65535) {
+    throw std::invalid_argument("courier: at most 65535 loops");
+  }
+  id_ = registry::add(this);
+  loops_.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    loops_.push_back(
+        std::make_unique<loop>(*this, static_cast<std::uint16_t>(i), external));
+  }
+  if (!external_) {
+    for (auto& l : loops_) {
+      l->start_thread();
+    }
+  }
+}
+
+system_core::~system_core() {
+  shutdown();
+}
+
+actor_ref system_core::spawn(std::unique_ptr<actor> a,
+                             const spawn_options& opts) {
+  auto n = static_cast<std::uint32_t>(loops_.size());
+  if (n == 0) {
+    throw std::logic_error("courier: spawn on a system that is shut down");
+  }
+  std::uint16_t target;
+  if (opts.next_to.valid() && system_of(opts.next_to) == id_ &&
+      opts.next_to.loop() < n) {
+    target = opts.next_to.loop();
+  } else if (opts.loop.has_value()) {
+    target = static_cast<std::uint16_t>(*opts.loop % n);
+  } else {
+    target = static_cast<std::uint16_t>(
+        next_loop_.fetch_add(1, std::memory_order_relaxed) % n);
+  }
+  actor_ref ref = loops_[target]->add(std::move(a));
+  spawned.fetch_add(1, std::memory_order_relaxed);
+  envelope start;
+  start.kind = envelope_kind::start;
+  start.target = ref;
+  post(std::move(start));
+  return ref;
+}
+
+void system_core::loop_stopped() noexcept {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++loops_stopped_;
+  cv_.notify_all();
+}
+
+void system_core::shutdown() {
+  if (loop::current() != nullptr && &loop::current()->core() == this &&
+      !external_) {
+    throw std::logic_error("courier: system::shutdown() on one of its loops");
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (shut_down_) {
+      return;
+    }
+    shut_down_ = true;
+    shutdown_requested_ = true;
+    cv_.notify_all();
+  }
+  // From here on no thread outside the loops can reach this system.
+  registry::remove(id_, this);
+  if (external_) {
+    loops_[0]->shutdown_inline();
+  } else {
+    for (auto& l : loops_) {
+      l->request_stop_actors();
+    }
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      cv_.wait(lock, [this] { return loops_stopped_ == loops_.size(); });
+    }
+    // No actor is left anywhere, so no loop sends to another any more.
+    for (auto& l : loops_) {
+      l->request_close();
+    }
+    for (auto& l : loops_) {
+      l->join();
+    }
+  }
+  for (auto& l : loops_) {
+    l->drain_after_close();
+  }
+  for (auto& l : loops_) {
+    l->drop_tokens();
+  }
+  loops_.clear();
+}
+
+void system_core::request_shutdown() noexcept {
+  std::lock_guard<std::mutex> lock(mutex_);
+  shutdown_requested_ = true;
+  cv_.notify_all();
+}
+
+void system_core::wait_for_shutdown() {
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [this] { return shutdown_requested_; });
+  }
+  shutdown();
+}
+
+void system_core::handle_signals() {
+  loops_.at(0)->request_signals();
+}
+
+void system_core::dead_letter(const envelope& e) noexcept {
+  dead_letters.fetch_add(1, std::memory_order_relaxed);
+  if (cfg_.on_dead_letter) {
+    try {
+      cfg_.on_dead_letter(courier::dead_letter{
+          e.target, e.type() != nullptr ? e.type()->name : "(none)"});
+    } catch (...) {
+      // A throwing hook must not take the loop down.
+    }
+  }
+}
+
+void system_core::unhandled(actor_ref target, type_id type) noexcept {
+  unhandled_count.fetch_add(1, std::memory_order_relaxed);
+  if (cfg_.on_unhandled) {
+    try {
+      cfg_.on_unhandled(unhandled_message{target, type->name});
+    } catch (...) {
+    }
+  }
+}
+
+void system_core::failure(actor_ref target, const char* what) noexcept {
+  failures.fetch_add(1, std::memory_order_relaxed);
+  if (cfg_.on_failure) {
+    try {
+      cfg_.on_failure(actor_failure{target, what});
+    } catch (...) {
+    }
+  }
+}
+
+courier::metrics system_core::snapshot() const {
+  courier::metrics m;
+  m.actors_spawned = spawned.load(std::memory_order_relaxed);
+  m.actors_stopped = stopped.load(std::memory_order_relaxed);
+  m.dead_letters = dead_letters.load(std::memory_order_relaxed);
+  m.unhandled = unhandled_count.load(std::memory_order_relaxed);
+  m.failures = failures.load(std::memory_order_relaxed);
+  m.ask_timeouts = ask_timeouts.load(std::memory_order_relaxed);
+  m.late_replies = late_replies.load(std::memory_order_relaxed);
+  for (const auto& l : loops_) {
+    m.loops.push_back(l->snapshot());
+  }
+  return m;
+}
+
+}  // namespace courier::detail
