@@ -11,7 +11,7 @@ namespace {
 
 // How long a blocked asker spins before it sleeps on the condition
 // variable: a reply from a busy loop often comes within microseconds.
-constexpr auto spin_time = std::chrono::microseconds(20);
+constexpr auto spin_time = std::chrono::microseconds(200);
 
 }  // namespace
 

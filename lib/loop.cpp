@@ -93,9 +93,6 @@ void loop::init_handles() {
   check_uv(uv_prepare_start(&prepare_, &loop::on_prepare), "uv_prepare_start");
   uv_unref(as_handle(&prepare_));
   uv_unref(as_handle(&ask_timer_));
-  if (external_) {
-    uv_unref(as_handle(&async_));
-  }
 }
 
 void loop::start_thread() {
@@ -162,10 +159,39 @@ actor_ref loop::add(std::unique_ptr<actor> a) {
     gen = s.generation.load(std::memory_order_relaxed);
     acc::home(*a) = this;
     acc::self(*a) = core_.make_ref(index_, index, gen);
-    s.ptr.store(a.release(), std::memory_order_release);
+    actor* raw = a.release();
+    s.ptr.store(raw, std::memory_order_release);
+    if (this_loop != this) {
+      to_start_.push_back(raw);
+      has_starts_.store(true, std::memory_order_relaxed);
+    } else {
+      schedule(*raw);
+    }
   }
   actors_.fetch_add(1, std::memory_order_relaxed);
+  if (this_loop != this) {
+    wake_if_sleeping();
+  }
   return core_.make_ref(index_, index, gen);
+}
+
+bool loop::take_starts() {
+  if (!has_starts_.load(std::memory_order_acquire)) {
+    return false;
+  }
+  {
+    std::lock_guard<std::mutex> lock(table_mutex_);
+    starting_.swap(to_start_);
+    has_starts_.store(false, std::memory_order_relaxed);
+  }
+  for (actor* a : starting_) {
+    if (acc::state(*a) == created) {
+      schedule(*a);
+    }
+  }
+  bool any = !starting_.empty();
+  starting_.clear();
+  return any;
 }
 
 void loop::release_slot(std::uint32_t index) noexcept {
@@ -186,7 +212,9 @@ void loop::post_local(envelope&& e) {
     dead_letter(e, errc::target_dead);
     return;
   }
-  acc::box(*a).push(std::move(e));
+  if (e.kind != envelope_kind::start) {
+    acc::box(*a).push(std::move(e));
+  }
   schedule(*a);
 }
 
@@ -220,7 +248,11 @@ void loop::enqueue(envelope&& e, loop* from) {
   } else {
     inbound_.enqueue(std::move(e));
   }
-  // Pairs with the fence in maybe_sleep(): either the loop sees the message
+  wake_if_sleeping();
+}
+
+void loop::wake_if_sleeping() noexcept {
+  // Pairs with the fence in maybe_sleep(): either the loop sees the work
   // before it sleeps, or we see that it sleeps and wake it.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (sleep_state_.load(std::memory_order_relaxed) == sleeping &&
@@ -338,7 +370,11 @@ void loop::process() {
   }
   in_process_ = true;
   for (int round = 0; round < rounds_per_iteration; ++round) {
-    bool got = drain_inbound(drain_per_round);
+    if (stop_requested_.load(std::memory_order_relaxed)) {
+      break;
+    }
+    bool got = take_starts();
+    got = drain_inbound(drain_per_round) || got;
     if (ready_head_ == nullptr) {
       if (!got) {
         break;
@@ -384,22 +420,24 @@ void loop::run_actor(actor& a) {
   std::uint32_t budget = core_.config().throughput;
   std::uint64_t handled = 0;
   running_ = &a;
-  while (budget-- > 0 && !box.empty()) {
+  if (acc::state(a) == created) {
+    begin(a);
+  }
+  // After a stop request only the message in hand finishes.
+  while (budget-- > 0 && !box.empty() && acc::state(a) == running &&
+         !stop_requested_.load(std::memory_order_relaxed)) {
     envelope e = std::move(box.front());
     box.pop_front();
     dispatch(a, e);
     ++handled;
-    if (acc::state(a) == stopping) {
-      running_ = nullptr;
-      messages_.store(messages_.load(std::memory_order_relaxed) + handled,
-                      std::memory_order_relaxed);
-      finalize(a);
-      return;
-    }
   }
   running_ = nullptr;
   messages_.store(messages_.load(std::memory_order_relaxed) + handled,
                   std::memory_order_relaxed);
+  if (acc::state(a) == stopping) {
+    finalize(a);
+    return;
+  }
   acc::scheduled(a) = false;
   if (!box.empty()) {
     schedule(a);
@@ -414,17 +452,19 @@ void loop::start_actor(actor& a) {
   acc::on_start(a);
 }
 
+void loop::begin(actor& a) {
+  try {
+    start_actor(a);
+  } catch (const std::exception& ex) {
+    fail(a, nullptr, ex.what());
+  } catch (...) {
+    fail(a, nullptr, "unknown exception");
+  }
+}
+
 void loop::dispatch(actor& a, envelope& e) {
   current_ = &e;
   try {
-    if (acc::state(a) == created) {
-      start_actor(a);
-      if (acc::state(a) != running) {
-        current_ = nullptr;
-        dead_letter(e, errc::target_dead);
-        return;
-      }
-    }
     switch (e.kind) {
       case envelope_kind::message:
         if (!acc::current(a).invoke(e)) {
@@ -497,6 +537,11 @@ void loop::stop_all_actors() {
     acc::scheduled(*a) = false;
   }
   ready_tail_ = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(table_mutex_);
+    to_start_.clear();
+    has_starts_.store(false);
+  }
   drain_inbound(static_cast<std::size_t>(-1));
   std::uint32_t used;
   {
@@ -511,6 +556,9 @@ void loop::stop_all_actors() {
   }
   // Messages the on_stop hooks sent to this loop.
   drain_inbound(static_cast<std::size_t>(-1));
+  // Every actor is gone; the ready list may still name some of them.
+  ready_head_ = nullptr;
+  ready_tail_ = nullptr;
   asks_.clear();
   uv_timer_stop(&ask_timer_);
   timer_due_ = 0;
@@ -527,7 +575,7 @@ bool loop::spin_for_work() {
   did_work_ = false;
   auto deadline = std::chrono::steady_clock::now() + spin;
   for (unsigned i = 0;; ++i) {
-    if (inbound_.size_approx() > 0) {
+    if (has_pending_work()) {
       return true;
     }
     if ((i & 63) == 63 && std::chrono::steady_clock::now() >= deadline) {
@@ -552,7 +600,7 @@ void loop::maybe_sleep() {
     }
     sleep_state_.store(sleeping, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (inbound_.size_approx() == 0) {
+    if (!has_pending_work()) {
       uv_idle_stop(&idle_);
       return;
     }
@@ -574,6 +622,9 @@ void loop::on_prepare(uv_prepare_t* h) {
     return;
   }
   self->sleep_state_.store(awake, std::memory_order_relaxed);
+  if (self->uv_stop_requested_.exchange(false)) {
+    uv_stop(self->uv_);
+  }
   uv_update_time(self->uv_);
   self->process();
   self->maybe_sleep();
@@ -597,6 +648,12 @@ void loop::request_stop_actors() noexcept {
 
 void loop::request_close() noexcept {
   close_requested_.store(true, std::memory_order_release);
+  sleep_state_.store(awake, std::memory_order_relaxed);
+  uv_async_send(&async_);
+}
+
+void loop::request_uv_stop() noexcept {
+  uv_stop_requested_.store(true, std::memory_order_release);
   sleep_state_.store(awake, std::memory_order_relaxed);
   uv_async_send(&async_);
 }

@@ -39,6 +39,7 @@ class loop {
 
   std::uint16_t index() const noexcept { return index_; }
   system_core& core() const noexcept { return core_; }
+  uv_loop_t* uv() const noexcept { return uv_; }
 
   /// Starts the loop's thread (owned loops only).
   void start_thread();
@@ -66,6 +67,8 @@ class loop {
   void request_stop_actors() noexcept;
   void request_close() noexcept;
   void request_signals() noexcept;
+  /// Makes the application's uv_run return (application-owned loop).
+  void request_uv_stop() noexcept;
 
   /// Runs the shutdown phases inline (application-owned loop, own thread).
   void shutdown_inline();
@@ -104,6 +107,7 @@ class loop {
   void run_actor(actor& a);
   void dispatch(actor& a, envelope& e);
   void start_actor(actor& a);
+  void begin(actor& a);
   void deliver_reply(actor& a, envelope& e);
   void fail(actor& a, envelope* e, const char* what);
   void finalize(actor& a);
@@ -115,6 +119,12 @@ class loop {
   void dead_letter(envelope& e, errc reason);
   void maybe_sleep();
   bool spin_for_work();
+  bool has_pending_work() const noexcept {
+    return inbound_.size_approx() > 0 ||
+           has_starts_.load(std::memory_order_relaxed);
+  }
+  bool take_starts();
+  void wake_if_sleeping() noexcept;
 
   static void on_async(uv_async_t* h);
   static void on_prepare(uv_prepare_t* h);
@@ -150,6 +160,7 @@ class loop {
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> close_requested_{false};
   std::atomic<bool> signals_requested_{false};
+  std::atomic<bool> uv_stop_requested_{false};
   bool actors_stopped_ = false;
   bool did_work_ = false;
 
@@ -158,6 +169,10 @@ class loop {
   std::mutex table_mutex_;
   std::uint32_t free_head_ = npos;
   std::uint32_t slots_used_ = 0;
+  // Actors spawned from other threads, waiting for their first turn.
+  std::vector<actor*> to_start_;
+  std::vector<actor*> starting_;
+  std::atomic<bool> has_starts_{false};
 
   // Loop-thread state.
   actor* ready_head_ = nullptr;

@@ -6,6 +6,7 @@
 // that arrives after its record was reused is recognised as late.
 
 #include "courier/actor_ref.hpp"
+#include "courier/ask.hpp"
 #include "courier/detail/callback.hpp"
 #include "courier/detail/envelope.hpp"
 
@@ -16,7 +17,7 @@ namespace courier::detail {
 
 class pending_asks {
  public:
-  using continuation = callback<void(envelope&)>;
+  using continuation = ask_continuation;
 
   /// Registers a request; returns its id (never 0).
   std::uint64_t add(actor_ref owner, continuation&& cont,

@@ -24,9 +24,11 @@ ask_state_base* waiter_of(const envelope& e) noexcept {
 }
 
 // A message no system can take: answer a request, drop the rest.
-void unroutable(envelope& e) noexcept {
+void unroutable(envelope& e, errc why) noexcept {
   if (e.mode != reply_mode::none) {
-    reply_error(e, errc::system_stopped, "no such actor system (stopped)");
+    reply_error(e, why,
+                why == errc::target_dead ? "no such actor"
+                                         : "no such actor system (stopped)");
   }
   e.reset();
 }
@@ -46,22 +48,22 @@ void post(envelope&& e) noexcept {
       return;
     }
     here->core().dead_letter(e);
-    unroutable(e);
+    unroutable(e, errc::target_dead);
     return;
   }
   if (!e.target.valid()) {
-    unroutable(e);
+    unroutable(e, errc::target_dead);
     return;
   }
   registry::guard g(sys);
   system_core* core = g.get();
   if (core == nullptr) {
-    unroutable(e);
+    unroutable(e, errc::system_stopped);
     return;
   }
   if (e.target.loop() >= core->loop_count()) {
     core->dead_letter(e);
-    unroutable(e);
+    unroutable(e, errc::target_dead);
     return;
   }
   core->loop_at(e.target.loop()).enqueue(std::move(e), nullptr);
@@ -128,7 +130,7 @@ void take_current_request(envelope& shell) noexcept {
 }
 
 void send_request(envelope&& request, std::chrono::milliseconds timeout,
-                  callback<void(envelope&)>&& cont) {
+                  ask_continuation&& cont) {
   loop* here = loop::current();
   if (here == nullptr || here->current_actor() == nullptr) {
     throw std::logic_error(

@@ -66,10 +66,6 @@ actor_ref system_core::spawn(std::unique_ptr<actor> a,
   }
   actor_ref ref = loops_[target]->add(std::move(a));
   spawned.fetch_add(1, std::memory_order_relaxed);
-  envelope start;
-  start.kind = envelope_kind::start;
-  start.target = ref;
-  post(std::move(start));
   return ref;
 }
 
@@ -124,12 +120,26 @@ void system_core::shutdown() {
 
 void system_core::request_shutdown() noexcept {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (!shutdown_requested_ && external_ && !loops_.empty()) {
+    loops_[0]->request_uv_stop();
+  }
   shutdown_requested_ = true;
   cv_.notify_all();
 }
 
 void system_core::wait_for_shutdown() {
-  {
+  if (external_ && loop::current() == loops_[0].get()) {
+    // The caller drives the loop: run it until a shutdown request stops it.
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (shutdown_requested_) {
+          break;
+        }
+      }
+      uv_run(loops_[0]->uv(), UV_RUN_DEFAULT);
+    }
+  } else {
     std::unique_lock<std::mutex> lock(mutex_);
     cv_.wait(lock, [this] { return shutdown_requested_; });
   }

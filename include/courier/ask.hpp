@@ -20,11 +20,14 @@ namespace detail {
 template <class R>
 using reply_type = std::conditional_t<std::is_void_v<R>, unit, R>;
 
+/// What runs when an actor's ask is answered (room for two small lambdas).
+using ask_continuation = callback<void(envelope&), 6 * sizeof(void*)>;
+
 /// Registers a request made by the actor currently running on this loop
 /// thread and sends it; `cont` runs in that actor's context with the reply
 /// or an ask_failure. Throws std::logic_error outside an actor.
 void send_request(envelope&& request, std::chrono::milliseconds timeout,
-                  callback<void(envelope&)>&& cont);
+                  ask_continuation&& cont);
 
 /// Moves the reply address of the request being handled right now (if any)
 /// into `shell`, so that the handler's return value no longer answers it.
@@ -92,7 +95,7 @@ class [[nodiscard]] pending_ask {
   template <class OnReply, class OnError>
   void then(OnReply on_reply, OnError on_error) && {
     using value = detail::reply_type<R>;
-    detail::callback<void(detail::envelope&)> cont =
+    detail::ask_continuation cont =
         [f = std::move(on_reply),
          g = std::move(on_error)](detail::envelope& e) mutable {
           if (e.type() == detail::type_of<value>()) {

@@ -63,7 +63,8 @@ class behavior {
  private:
   struct handler {
     detail::type_id type;
-    detail::callback<void(detail::envelope&)> fn;
+    // Handlers usually capture `this` only: keep them small.
+    detail::callback<void(detail::envelope&), 2 * sizeof(void*)> fn;
   };
 
   template <class F>

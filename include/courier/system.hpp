@@ -60,8 +60,10 @@ class system {
 
   /// Runs one loop on `loop`, which the application owns and keeps
   /// driving with uv_run on the calling thread (the constructor's thread).
-  /// courier's handles are unreferenced, so they keep no uv_run alive.
-  /// shutdown() must then run on that thread, outside uv_run.
+  /// The system keeps the loop alive, like an open handle, until
+  /// request_shutdown() (or a handled signal) makes uv_run return (uv_stop);
+  /// then call shutdown() (or destroy the system) on that thread, outside
+  /// uv_run. Blocking asks on that thread fail with blocking_on_loop.
   explicit system(uv_loop_t& loop, system_config cfg = {});
 
   system(const system&) = delete;
@@ -89,13 +91,15 @@ class system {
   /// the threads. Idempotent.
   void shutdown();
 
-  /// Wakes wait_for_shutdown(). Thread safety: any thread, including loops.
+  /// Wakes wait_for_shutdown(); on an application-owned loop it also makes
+  /// uv_run return. Thread safety: any thread, including loops.
   void request_shutdown() noexcept;
 
   /// Turns SIGINT and SIGTERM into request_shutdown().
   void handle_signals();
 
   /// Blocks until request_shutdown() (or a handled signal), then shuts down.
+  /// On an application-owned loop's thread it runs uv_run until then.
   void wait_for_shutdown();
 
   /// The number of loops.

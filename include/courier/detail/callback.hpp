@@ -7,15 +7,15 @@
 
 namespace courier::detail {
 
-template <class Sig>
+template <class Sig, std::size_t InlineSize = 3 * sizeof(void*)>
 class callback;
 
 /// A move-only type-erased callable with a small inline buffer, so that
 /// handlers and ask continuations capturing a few pointers do not allocate.
-template <class R, class... Args>
-class callback<R(Args...)> {
+template <class R, class... Args, std::size_t InlineSize>
+class callback<R(Args...), InlineSize> {
  public:
-  static constexpr std::size_t inline_size = 3 * sizeof(void*);
+  static constexpr std::size_t inline_size = InlineSize;
 
   callback() = default;
 
@@ -24,8 +24,7 @@ class callback<R(Args...)> {
            std::is_invocable_r_v<R, std::decay_t<F>&, Args...>)
       callback(F&& f) {  // NOLINT(google-explicit-constructor)
     using fn = std::decay_t<F>;
-    if constexpr (sizeof(fn) <= inline_size &&
-                  alignof(fn) <= alignof(std::max_align_t) &&
+    if constexpr (sizeof(fn) <= inline_size && alignof(fn) <= alignof(void*) &&
                   std::is_nothrow_move_constructible_v<fn>) {
       ::new (static_cast<void*>(buf_)) fn(std::forward<F>(f));
       invoke_ = [](void* self, Args... args) -> R {
@@ -98,7 +97,7 @@ class callback<R(Args...)> {
 
   R (*invoke_)(void*, Args...) = nullptr;
   void (*manage_)(void* dst, void* src) noexcept = nullptr;
-  alignas(std::max_align_t) unsigned char buf_[inline_size];
+  alignas(void*) unsigned char buf_[inline_size];
 };
 
 }  // namespace courier::detail

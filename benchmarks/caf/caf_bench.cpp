@@ -1,0 +1,370 @@
+// CAF 0.17 baseline for the courier benchmarks: runs the same workloads as
+// benchmarks/courier_bench (same names, units, message counts and flow-control
+// protocol) on a CAF actor_system whose scheduler is limited to two worker
+// threads. One actor_system is created per run and shut down (all actors
+// awaited) before the run returns.
+//
+// Usage: caf_bench [--runs=N] [--only=SUBSTR] [--scale=F]
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
+#include <thread>
+#include <vector>
+
+#include "caf/all.hpp"
+#include "harness.hpp"
+
+namespace {
+
+using continue_atom = caf::atom_constant<caf::atom("cont")>;
+using start_atom = caf::atom_constant<caf::atom("start")>;
+using ack_atom = caf::atom_constant<caf::atom("ack")>;
+using next_atom = caf::atom_constant<caf::atom("next")>;
+
+constexpr int kWorkerThreads = 2;
+
+// Flow control of the tell workloads (identical to the courier driver).
+constexpr std::int64_t kBatch = 1'000;    // messages per continue step
+constexpr std::int64_t kWindow = 50'000;  // max un-acknowledged per sender
+constexpr std::int64_t kAckEvery = 10'000;
+
+// Base counts, multiplied by --scale.
+constexpr double kTellMsgs = 10'000'000;
+constexpr double kAskTrips = 1'000'000;
+constexpr double kBlockingTrips = 20'000;
+constexpr double kSpawnActors = 1'000'000;
+constexpr int kRingSize = 1'000;
+constexpr double kRingHops = 10'000'000;
+
+double g_scale = 1.0;
+
+// Truncates like the courier driver (bench::scaled in common.hpp), min 1.
+std::int64_t scaled(double base) {
+  return std::max<std::int64_t>(1, static_cast<std::int64_t>(base * g_scale));
+}
+
+// Owns the config and the system of one run. The destructor of
+// actor_system waits for all actors to terminate before it returns.
+struct caf_env {
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+
+  static caf::actor_system_config& configure(caf::actor_system_config& c) {
+    c.set("scheduler.max-threads", kWorkerThreads);
+    return c;
+  }
+
+  caf_env() : sys(configure(cfg)) {
+    static bool printed = false;
+    if (!printed) {
+      printed = true;
+      std::printf(
+          "caf %d.%d.%d: scheduler.max-threads=%d -> %zu worker thread(s)\n",
+          CAF_VERSION / 10000, (CAF_VERSION / 100) % 100, CAF_VERSION % 100,
+          kWorkerThreads, sys.scheduler().num_workers());
+      std::fflush(stdout);
+    }
+  }
+};
+
+void kill_all(const std::vector<caf::actor>& actors) {
+  for (const auto& a : actors) {
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  }
+}
+
+// -- tell ---------------------------------------------------------------------
+
+// Sends `n` messages carrying its id to `receiver`, kBatch per step, with at
+// most kWindow un-acknowledged. Between batches it sends itself a continue
+// message so that other messages (acks) can be processed.
+class tell_sender : public caf::event_based_actor {
+ public:
+  tell_sender(caf::actor_config& cfg, caf::actor receiver, int id,
+              std::int64_t n)
+      : caf::event_based_actor(cfg),
+        receiver_(std::move(receiver)),
+        id_(id),
+        n_(n) {}
+
+  caf::behavior make_behavior() override {
+    return {
+        [this](start_atom) { pump(); },
+        [this](continue_atom) { pump(); },
+        [this](ack_atom, std::int64_t acked) {
+          acked_ = acked;
+          if (blocked_ && sent_ - acked_ < kWindow) {
+            blocked_ = false;
+            pump();
+          }
+        },
+    };
+  }
+
+ private:
+  void pump() {
+    auto k = std::min({kBatch, n_ - sent_, kWindow - (sent_ - acked_)});
+    for (std::int64_t i = 0; i < k; ++i) {
+      send(receiver_, id_);
+    }
+    sent_ += k;
+    if (sent_ == n_) {
+      return;  // done; remaining acks are ignored
+    }
+    if (sent_ - acked_ >= kWindow) {
+      blocked_ = true;  // resumed by the next ack
+    } else {
+      send(this, continue_atom::value);
+    }
+  }
+
+  caf::actor receiver_;
+  int id_;
+  std::int64_t n_;
+  std::int64_t sent_ = 0;
+  std::int64_t acked_ = 0;
+  bool blocked_ = false;
+};
+
+struct tell_receiver_state {
+  std::vector<std::int64_t> counts;  // per sender id
+  std::int64_t total = 0;
+};
+
+caf::behavior tell_receiver(caf::stateful_actor<tell_receiver_state>* self,
+                            int senders, std::int64_t expected,
+                            std::promise<void>* done) {
+  self->state.counts.assign(senders, 0);
+  return {
+      [=](int id) {
+        auto& st = self->state;
+        auto c = ++st.counts[id];
+        if (c % kAckEvery == 0) {
+          self->send(caf::actor_cast<caf::actor>(self->current_sender()),
+                     ack_atom::value, c);
+        }
+        if (++st.total == expected) {
+          done->set_value();
+        }
+      },
+  };
+}
+
+// `senders` senders share `n` messages; returns n / seconds.
+double run_tell(int senders) {
+  caf_env env;
+  auto n = scaled(kTellMsgs);
+  n = std::max<std::int64_t>(senders, n - n % senders);  // as courier does
+  std::promise<void> done;
+  auto fut = done.get_future();
+  auto receiver = env.sys.spawn(tell_receiver, senders, n, &done);
+  std::vector<caf::actor> all{receiver};
+  for (int i = 0; i < senders; ++i) {
+    all.push_back(env.sys.spawn<tell_sender>(receiver, i, n / senders));
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 1; i <= senders; ++i) {
+    caf::anon_send(all[i], start_atom::value);
+  }
+  fut.wait();
+  auto secs = bench::seconds_since(t0);
+  kill_all(all);
+  return static_cast<double>(n) / secs;
+}
+
+// -- ask ----------------------------------------------------------------------
+
+caf::behavior responder() {
+  return {
+      [](caf::ping_atom) { return 42; },
+  };
+}
+
+// Performs `m` sequential request/response round trips to `responder`.
+class asker : public caf::event_based_actor {
+ public:
+  asker(caf::actor_config& cfg, caf::actor responder, std::int64_t m,
+        std::promise<void>* finished)
+      : caf::event_based_actor(cfg),
+        responder_(std::move(responder)),
+        m_(m),
+        done_(finished) {}
+
+  caf::behavior make_behavior() override {
+    return {
+        [this](start_atom) { next(); },
+    };
+  }
+
+ private:
+  void next() {
+    request(responder_, caf::infinite, caf::ping_atom::value)
+        .then(
+            [this](int) {
+              if (++completed_ == m_) {
+                done_->set_value();
+              } else {
+                next();
+              }
+            },
+            [](caf::error& err) {
+              std::fprintf(stderr, "ask failed: %s\n", to_string(err).c_str());
+              std::abort();
+            });
+  }
+
+  caf::actor responder_;
+  std::int64_t m_;
+  std::promise<void>* done_;
+  std::int64_t completed_ = 0;
+};
+
+double run_ask() {
+  caf_env env;
+  auto m = scaled(kAskTrips);
+  std::promise<void> done;
+  auto fut = done.get_future();
+  auto resp = env.sys.spawn(responder);
+  auto a = env.sys.spawn<asker>(resp, m, &done);
+  auto t0 = std::chrono::steady_clock::now();
+  caf::anon_send(a, start_atom::value);
+  fut.wait();
+  auto secs = bench::seconds_since(t0);
+  kill_all({resp, a});
+  return secs * 1e9 / static_cast<double>(m);
+}
+
+double run_ask_blocking() {
+  caf_env env;
+  auto m = scaled(kBlockingTrips);
+  auto resp = env.sys.spawn(responder);
+  double secs = 0;
+  {
+    caf::scoped_actor self{env.sys};
+    auto fail = [](caf::error& err) {
+      std::fprintf(stderr, "blocking ask failed: %s\n", to_string(err).c_str());
+      std::abort();
+    };
+    // One warm-up round trip, as in the courier driver.
+    self->request(resp, caf::infinite, caf::ping_atom::value)
+        .receive([](int) {}, fail);
+    auto t0 = std::chrono::steady_clock::now();
+    for (std::int64_t i = 0; i < m; ++i) {
+      self->request(resp, caf::infinite, caf::ping_atom::value)
+          .receive([](int) {}, fail);
+    }
+    secs = bench::seconds_since(t0);
+  }
+  kill_all({resp});
+  return secs * 1e9 / static_cast<double>(m);
+}
+
+// -- spawn --------------------------------------------------------------------
+
+caf::behavior trivial(caf::event_based_actor*, std::atomic<std::int64_t>* up) {
+  up->fetch_add(1, std::memory_order_relaxed);
+  return {
+      [](int x) { return x; },
+      [](caf::ping_atom) { return 1; },
+  };
+}
+
+// Spawns the actors from main. `bytes` selects the result: actors/s (spawned
+// and initialized), or heap bytes per actor once every actor has initialized.
+double run_spawn(bool bytes) {
+  caf_env env;
+  auto count = scaled(kSpawnActors);
+  std::atomic<std::int64_t> up{0};
+  std::vector<caf::actor> handles;
+  handles.reserve(count);
+  auto heap0 = bench::heap_in_use();
+  auto t0 = std::chrono::steady_clock::now();
+  for (std::int64_t i = 0; i < count; ++i) {
+    handles.push_back(env.sys.spawn(trivial, &up));
+  }
+  // CAF initializes (runs the behavior factory of) each actor on a worker;
+  // like the courier driver, the time counts until every actor has started.
+  while (up.load(std::memory_order_relaxed) < count) {
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+  }
+  auto secs = bench::seconds_since(t0);
+  auto heap1 = bench::heap_in_use();
+  kill_all(handles);
+  handles.clear();
+  env.sys.await_all_actors_done();
+  if (bytes) {
+    return (static_cast<double>(heap1) - static_cast<double>(heap0)) /
+           static_cast<double>(count);
+  }
+  return static_cast<double>(count) / secs;
+}
+
+// -- ring ---------------------------------------------------------------------
+
+struct ring_state {
+  caf::actor next;
+};
+
+caf::behavior ring_member(caf::stateful_actor<ring_state>* self,
+                          std::int64_t hops, std::promise<void>* done) {
+  return {
+      [=](next_atom, caf::actor next) { self->state.next = std::move(next); },
+      [=](int hop) {
+        if (hop == hops) {
+          done->set_value();
+        } else {
+          self->send(self->state.next, hop + 1);
+        }
+      },
+  };
+}
+
+double run_ring() {
+  caf_env env;
+  auto hops = scaled(kRingHops);
+  if (hops > INT32_MAX) {
+    std::fprintf(stderr, "ring: too many hops for an int token\n");
+    std::exit(2);
+  }
+  std::promise<void> done;
+  auto fut = done.get_future();
+  std::vector<caf::actor> ring;
+  ring.reserve(kRingSize);
+  for (int i = 0; i < kRingSize; ++i) {
+    ring.push_back(env.sys.spawn(ring_member, hops, &done));
+  }
+  for (int i = 0; i < kRingSize; ++i) {
+    caf::anon_send(ring[i], next_atom::value, ring[(i + 1) % kRingSize]);
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  caf::anon_send(ring[0], 0);  // the token has made 0 hops
+  fut.wait();
+  auto secs = bench::seconds_since(t0);
+  kill_all(ring);  // breaks the reference cycle through ring_state::next
+  return static_cast<double>(hops) / secs;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto opts = bench::parse(argc, argv);
+  g_scale = opts.scale;
+  std::vector<bench::workload> ws{
+      {"tell_same_loop", "msgs/s", [] { return run_tell(1); }},
+      {"tell_cross_loop", "msgs/s", [] { return run_tell(1); }},
+      {"tell_4to1", "msgs/s", [] { return run_tell(4); }},
+      {"ask_same_loop", "ns/rt", [] { return run_ask(); }},
+      {"ask_cross_loop", "ns/rt", [] { return run_ask(); }},
+      {"ask_blocking", "ns/rt", [] { return run_ask_blocking(); }},
+      {"spawn", "actors/s", [] { return run_spawn(false); }},
+      {"spawn_bytes", "B/actor", [] { return run_spawn(true); }},
+      {"ring", "hops/s", [] { return run_ring(); }},
+  };
+  return bench::run_all("caf", opts, ws);
+}
