@@ -356,17 +356,8 @@ void loop::process() {
     close_handles();
     return;
   }
-  if (signals_requested_.exchange(false) && !signals_on_ && !closing_) {
-    uv_signal_init(uv_, &sigint_);
-    uv_signal_init(uv_, &sigterm_);
-    sigint_.data = this;
-    sigterm_.data = this;
-    uv_signal_start(&sigint_, &loop::on_signal, SIGINT);
-    uv_signal_start(&sigterm_, &loop::on_signal, SIGTERM);
-    uv_unref(as_handle(&sigint_));
-    uv_unref(as_handle(&sigterm_));
-    open_handles_ += 2;
-    signals_on_ = true;
+  if (signals_requested_.exchange(false)) {
+    install_signals();
   }
   in_process_ = true;
   for (int round = 0; round < rounds_per_iteration; ++round) {
@@ -426,9 +417,9 @@ void loop::run_actor(actor& a) {
   // After a stop request only the message in hand finishes.
   while (budget-- > 0 && !box.empty() && acc::state(a) == running &&
          !stop_requested_.load(std::memory_order_relaxed)) {
-    envelope e = std::move(box.front());
+    // Handled in place: queued envelopes never move.
+    dispatch(a, box.front());
     box.pop_front();
-    dispatch(a, e);
     ++handled;
   }
   running_ = nullptr;
@@ -650,6 +641,22 @@ void loop::request_close() noexcept {
   close_requested_.store(true, std::memory_order_release);
   sleep_state_.store(awake, std::memory_order_relaxed);
   uv_async_send(&async_);
+}
+
+void loop::install_signals() {
+  if (!signals_on_ && !closing_) {
+    uv_signal_init(uv_, &sigint_);
+    uv_signal_init(uv_, &sigterm_);
+    sigint_.data = this;
+    sigterm_.data = this;
+    uv_signal_start(&sigint_, &loop::on_signal, SIGINT);
+    uv_signal_start(&sigterm_, &loop::on_signal, SIGTERM);
+    uv_unref(as_handle(&sigint_));
+    uv_unref(as_handle(&sigterm_));
+    open_handles_ += 2;
+    signals_on_ = true;
+  }
+  core_.signals_installed();
 }
 
 void loop::request_uv_stop() noexcept {

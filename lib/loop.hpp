@@ -67,6 +67,8 @@ class loop {
   void request_stop_actors() noexcept;
   void request_close() noexcept;
   void request_signals() noexcept;
+  /// Installs the SIGINT/SIGTERM handlers. Thread safety: this loop.
+  void install_signals();
   /// Makes the application's uv_run return (application-owned loop).
   void request_uv_stop() noexcept;
 

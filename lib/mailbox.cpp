@@ -2,24 +2,53 @@
 
 #include "mailbox_impl.hpp"
 
-#include <cstdlib>
-#include <new>
+#include <memory>
+#include <vector>
 
 namespace courier::detail {
 
 namespace {
 
-constexpr std::uint32_t initial_capacity = 8;
-constexpr std::uint32_t keep_capacity = 64;
+// Blocks freed on a thread are reused by the next mailbox on that thread
+// (a loop's actors), up to a bound; the rest go back to the allocator.
+class block_pool {
+ public:
+  block_pool() = default;
+  block_pool(const block_pool&) = delete;
+  block_pool& operator=(const block_pool&) = delete;
+  ~block_pool() {
+    for (auto* b : free_) {
+      delete b;
+    }
+  }
 
-envelope* allocate(std::uint32_t n) {
-  return static_cast<envelope*>(::operator new (
-      sizeof(envelope) * n, std::align_val_t{alignof(envelope)}));
-}
+  mailbox::block* get() {
+    if (free_.empty()) {
+      return new mailbox::block;
+    }
+    mailbox::block* b = free_.back();
+    free_.pop_back();
+    b->next = nullptr;
+    return b;
+  }
 
-void deallocate(envelope* p) {
-  ::operator delete (p, std::align_val_t{alignof(envelope)});
-}
+  void put(mailbox::block* b) noexcept {
+    if (free_.size() < max_free) {
+      try {
+        free_.push_back(b);
+        return;
+      } catch (...) {
+      }
+    }
+    delete b;
+  }
+
+ private:
+  static constexpr std::size_t max_free = 1024;
+  std::vector<mailbox::block*> free_;
+};
+
+thread_local block_pool pool;
 
 }  // namespace
 
@@ -27,33 +56,35 @@ mailbox::~mailbox() {
   while (size_ > 0) {
     pop_front();
   }
-  if (buf_ != nullptr) {
-    deallocate(buf_);
-  }
+  shrink();
 }
 
-void mailbox::grow() {
-  std::uint32_t cap = cap_ == 0 ? initial_capacity : cap_ * 2;
-  envelope* next = allocate(cap);
-  for (std::uint32_t i = 0; i < size_; ++i) {
-    envelope& src = buf_[(head_ + i) & (cap_ - 1)];
-    ::new (static_cast<void*>(&next[i])) envelope(std::move(src));
-    src.~envelope();
+void mailbox::append_block() {
+  block* b = pool.get();
+  if (tail_ == nullptr) {
+    head_ = b;
+    head_pos_ = 0;
+  } else {
+    tail_->next = b;
   }
-  if (buf_ != nullptr) {
-    deallocate(buf_);
-  }
-  buf_ = next;
-  head_ = 0;
-  cap_ = cap;
+  tail_ = b;
+  tail_pos_ = 0;
+}
+
+void mailbox::drop_head_block() noexcept {
+  block* next = head_->next;
+  pool.put(head_);
+  head_ = next;
+  head_pos_ = 0;
 }
 
 void mailbox::shrink() noexcept {
-  if (size_ == 0 && cap_ > keep_capacity) {
-    deallocate(buf_);
-    buf_ = nullptr;
-    cap_ = 0;
-    head_ = 0;
+  if (size_ == 0 && head_ != nullptr) {
+    pool.put(head_);
+    head_ = nullptr;
+    tail_ = nullptr;
+    head_pos_ = 0;
+    tail_pos_ = 0;
   }
 }
 

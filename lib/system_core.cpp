@@ -147,7 +147,20 @@ void system_core::wait_for_shutdown() {
 }
 
 void system_core::handle_signals() {
-  loops_.at(0)->request_signals();
+  loop& first = *loops_.at(0);
+  if (loop::current() == &first) {
+    first.install_signals();
+    return;
+  }
+  first.request_signals();
+  std::unique_lock<std::mutex> lock(mutex_);
+  cv_.wait(lock, [this] { return signals_ready_ || shut_down_; });
+}
+
+void system_core::signals_installed() noexcept {
+  std::lock_guard<std::mutex> lock(mutex_);
+  signals_ready_ = true;
+  cv_.notify_all();
 }
 
 void system_core::dead_letter(const envelope& e) noexcept {

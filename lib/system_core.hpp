@@ -46,6 +46,8 @@ class system_core {
 
   /// Called by each loop when all its actors are stopped.
   void loop_stopped() noexcept;
+  /// Called by loop 0 once its signal handlers are installed.
+  void signals_installed() noexcept;
 
   /// Counts (and reports) a message that reached no actor.
   void dead_letter(const envelope& e) noexcept;
@@ -74,6 +76,7 @@ class system_core {
   std::size_t loops_stopped_ = 0;
   bool shutdown_requested_ = false;
   bool shut_down_ = false;
+  bool signals_ready_ = false;
 };
 
 }  // namespace courier::detail

@@ -6,9 +6,10 @@
 
 namespace courier::detail {
 
-/// An actor's local FIFO: a ring buffer of envelopes, allocated on first
-/// use and grown by doubling. Same-loop sends append here with plain memory
-/// writes. Thread safety: the owning loop only.
+/// An actor's local FIFO: a chain of small blocks of envelopes taken from
+/// a per-thread pool, none while the actor is idle. Same-loop sends append
+/// here with plain memory writes; an envelope never moves while queued, so
+/// the loop handles it in place. Thread safety: the owning loop only.
 class mailbox {
  public:
   mailbox() = default;
@@ -18,22 +19,25 @@ class mailbox {
 
   bool empty() const noexcept { return size_ == 0; }
   std::uint32_t size() const noexcept { return size_; }
-  std::uint32_t capacity() const noexcept { return cap_; }
 
   inline void push(envelope&& e);
   inline envelope& front() noexcept;
   inline void pop_front() noexcept;
 
-  /// Frees the buffer when it is empty and larger than the initial size.
+  /// Returns the last block to the pool when the mailbox is empty.
   void shrink() noexcept;
 
- private:
-  void grow();
+  struct block;
 
-  envelope* buf_ = nullptr;
-  std::uint32_t head_ = 0;
+ private:
+  void append_block();
+  void drop_head_block() noexcept;
+
+  block* head_ = nullptr;
+  block* tail_ = nullptr;
+  std::uint32_t head_pos_ = 0;
+  std::uint32_t tail_pos_ = 0;
   std::uint32_t size_ = 0;
-  std::uint32_t cap_ = 0;
 };
 
 }  // namespace courier::detail
