@@ -4,6 +4,7 @@
 
 #include "actor_access.hpp"
 #include "mailbox_impl.hpp"
+#include "registry.hpp"
 #include "system_core.hpp"
 
 #include <cstdio>
@@ -44,9 +45,57 @@ inline void cpu_relax() noexcept {
 
 }  // namespace
 
-loop* loop::current() noexcept {
-  return this_loop;
+loop* loop::current() noexcept { return this_loop; }
+
+namespace {
+
+// A message no system can take: answer a request, drop the rest.
+void unroutable(envelope& e, errc why) noexcept {
+  if (e.mode != reply_mode::none) {
+    reply_error(e, why,
+                why == errc::target_dead ? "no such actor"
+                                         : "no such actor system (stopped)");
+  }
+  e.reset();
 }
+
+}  // namespace
+
+// Here rather than in post.cpp so that the same-loop path inlines.
+void post(envelope&& e) noexcept {
+  std::uint16_t sys = system_core::system_of(e.target);
+  loop* here = this_loop;
+  if (here != nullptr && here->core().id() == sys) {
+    if (e.target.loop() == here->index()) {
+      here->post_local(std::move(e));
+      return;
+    }
+    if (e.target.loop() < here->core().loop_count()) {
+      here->core().loop_at(e.target.loop()).enqueue(std::move(e), here);
+      return;
+    }
+    here->core().dead_letter(e);
+    unroutable(e, errc::target_dead);
+    return;
+  }
+  if (!e.target.valid()) {
+    unroutable(e, errc::target_dead);
+    return;
+  }
+  registry::guard g(sys);
+  system_core* core = g.get();
+  if (core == nullptr) {
+    unroutable(e, errc::system_stopped);
+    return;
+  }
+  if (e.target.loop() >= core->loop_count()) {
+    core->dead_letter(e);
+    unroutable(e, errc::target_dead);
+    return;
+  }
+  core->loop_at(e.target.loop()).enqueue(std::move(e), nullptr);
+}
+
 
 loop::loop(system_core& core, std::uint16_t index, uv_loop_t* external)
     : core_(core),

@@ -23,51 +23,7 @@ ask_state_base* waiter_of(const envelope& e) noexcept {
       static_cast<std::uintptr_t>(e.request_id));
 }
 
-// A message no system can take: answer a request, drop the rest.
-void unroutable(envelope& e, errc why) noexcept {
-  if (e.mode != reply_mode::none) {
-    reply_error(e, why,
-                why == errc::target_dead ? "no such actor"
-                                         : "no such actor system (stopped)");
-  }
-  e.reset();
-}
-
 }  // namespace
-
-void post(envelope&& e) noexcept {
-  std::uint16_t sys = system_core::system_of(e.target);
-  loop* here = loop::current();
-  if (here != nullptr && here->core().id() == sys) {
-    if (e.target.loop() == here->index()) {
-      here->post_local(std::move(e));
-      return;
-    }
-    if (e.target.loop() < here->core().loop_count()) {
-      here->core().loop_at(e.target.loop()).enqueue(std::move(e), here);
-      return;
-    }
-    here->core().dead_letter(e);
-    unroutable(e, errc::target_dead);
-    return;
-  }
-  if (!e.target.valid()) {
-    unroutable(e, errc::target_dead);
-    return;
-  }
-  registry::guard g(sys);
-  system_core* core = g.get();
-  if (core == nullptr) {
-    unroutable(e, errc::system_stopped);
-    return;
-  }
-  if (e.target.loop() >= core->loop_count()) {
-    core->dead_letter(e);
-    unroutable(e, errc::target_dead);
-    return;
-  }
-  core->loop_at(e.target.loop()).enqueue(std::move(e), nullptr);
-}
 
 void reply(envelope& request, envelope&& answer) noexcept {
   switch (request.mode) {

@@ -71,11 +71,20 @@ enum class envelope_kind : std::uint8_t {
 /// way back. Move-only.
 class envelope {
  public:
-  envelope() = default;
+  envelope() noexcept : buf_{} {}
   envelope(const envelope&) = delete;
   envelope& operator=(const envelope&) = delete;
 
-  envelope(envelope&& other) noexcept { steal(other); }
+  envelope(envelope&& other) noexcept
+      : target(other.target),
+        reply_to(other.reply_to),
+        request_id(other.request_id),
+        kind(other.kind),
+        mode(other.mode),
+        vt_(other.vt_) {
+    other.mode = reply_mode::none;
+    take_object(other);
+  }
 
   envelope& operator=(envelope&& other) noexcept {
     if (this != &other) {
@@ -151,6 +160,11 @@ class envelope {
     mode = other.mode;
     other.mode = reply_mode::none;
     vt_ = other.vt_;
+    take_object(other);
+  }
+
+  // Moves the object from `other` (whose vt_ was copied to ours).
+  void take_object(envelope& other) noexcept {
     if (vt_ != nullptr) {
       if (vt_->relocate != nullptr) {
         vt_->relocate(buf_, other.buf_);
@@ -162,7 +176,8 @@ class envelope {
   }
 
   const msg_vtable* vt_ = nullptr;
-  alignas(message_inline_align) unsigned char buf_[message_inline_size] = {};
+  // Zeroed by the default constructor only: a move fills it.
+  alignas(message_inline_align) unsigned char buf_[message_inline_size];
 };
 
 }  // namespace courier::detail
