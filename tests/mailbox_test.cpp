@@ -4,6 +4,7 @@
 
 #include "courier/courier.hpp"
 
+#include "mailbox_impl.hpp"
 #include "support/scale.hpp"
 #include "support/time_limit.hpp"
 #include "support/wait.hpp"
@@ -194,6 +195,54 @@ BOOST_AUTO_TEST_CASE(fresh_mailbox_is_empty) {
   courier::detail::mailbox mb;
   BOOST_TEST(mb.empty());
   BOOST_TEST(mb.size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(push_and_pop_keep_fifo_order_across_blocks) {
+  courier::detail::mailbox mb;
+  std::uint64_t next_in = 0;
+  std::uint64_t next_out = 0;
+  auto push = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      courier::detail::envelope e;
+      e.emplace<std::uint64_t>(next_in++);
+      mb.push(std::move(e));
+    }
+  };
+  auto pop = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      BOOST_REQUIRE(!mb.empty());
+      BOOST_TEST(mb.front().get<std::uint64_t>() == next_out);
+      ++next_out;
+      mb.pop_front();
+    }
+  };
+  push(3);
+  pop(2);
+  push(40);
+  pop(20);
+  push(17);
+  pop(38);
+  BOOST_TEST(mb.empty());
+  mb.shrink();
+  push(9);
+  BOOST_TEST(mb.size() == 9u);
+  pop(9);
+  BOOST_TEST(next_out == next_in);
+}
+
+BOOST_AUTO_TEST_CASE(queued_envelope_stays_put_while_more_are_pushed) {
+  courier::detail::mailbox mb;
+  courier::detail::envelope first;
+  first.emplace<std::uint64_t>(7u);
+  mb.push(std::move(first));
+  courier::detail::envelope* front = &mb.front();
+  for (std::uint64_t i = 0; i < 100; ++i) {
+    courier::detail::envelope e;
+    e.emplace<std::uint64_t>(i);
+    mb.push(std::move(e));
+  }
+  BOOST_TEST(&mb.front() == front);
+  BOOST_TEST(front->get<std::uint64_t>() == 7u);
 }
 
 BOOST_AUTO_TEST_CASE(per_sender_fifo_on_the_same_loop) {
