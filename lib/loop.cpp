@@ -45,7 +45,9 @@ inline void cpu_relax() noexcept {
 
 }  // namespace
 
-loop* loop::current() noexcept { return this_loop; }
+loop* loop::current() noexcept {
+  return this_loop;
+}
 
 namespace {
 
@@ -95,7 +97,6 @@ void post(envelope&& e) noexcept {
   }
   core->loop_at(e.target.loop()).enqueue(std::move(e), nullptr);
 }
-
 
 loop::loop(system_core& core, std::uint16_t index, uv_loop_t* external)
     : core_(core),

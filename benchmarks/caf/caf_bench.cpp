@@ -6,6 +6,9 @@
 //
 // Usage: caf_bench [--runs=N] [--only=SUBSTR] [--scale=F]
 
+#include "caf/all.hpp"
+#include "harness.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -16,9 +19,6 @@
 #include <future>
 #include <thread>
 #include <vector>
-
-#include "caf/all.hpp"
-#include "harness.hpp"
 
 namespace {
 
@@ -356,15 +356,42 @@ int main(int argc, char** argv) {
   auto opts = bench::parse(argc, argv);
   g_scale = opts.scale;
   std::vector<bench::workload> ws{
-      {"tell_same_loop", "msgs/s", [] { return run_tell(1); }},
-      {"tell_cross_loop", "msgs/s", [] { return run_tell(1); }},
-      {"tell_4to1", "msgs/s", [] { return run_tell(4); }},
-      {"ask_same_loop", "ns/rt", [] { return run_ask(); }},
-      {"ask_cross_loop", "ns/rt", [] { return run_ask(); }},
-      {"ask_blocking", "ns/rt", [] { return run_ask_blocking(); }},
-      {"spawn", "actors/s", [] { return run_spawn(false); }},
-      {"spawn_bytes", "B/actor", [] { return run_spawn(true); }},
-      {"ring", "hops/s", [] { return run_ring(); }},
+      {"tell_same_loop", "msgs/s",
+       [] {
+         return run_tell(1);
+       }},
+      {"tell_cross_loop", "msgs/s",
+       [] {
+         return run_tell(1);
+       }},
+      {"tell_4to1", "msgs/s",
+       [] {
+         return run_tell(4);
+       }},
+      {"ask_same_loop", "ns/rt",
+       [] {
+         return run_ask();
+       }},
+      {"ask_cross_loop", "ns/rt",
+       [] {
+         return run_ask();
+       }},
+      {"ask_blocking", "ns/rt",
+       [] {
+         return run_ask_blocking();
+       }},
+      {"spawn", "actors/s",
+       [] {
+         return run_spawn(false);
+       }},
+      {"spawn_bytes", "B/actor",
+       [] {
+         return run_spawn(true);
+       }},
+      {"ring", "hops/s",
+       [] {
+         return run_ring();
+       }},
   };
   return bench::run_all("caf", opts, ws);
 }
