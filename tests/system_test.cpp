@@ -470,28 +470,24 @@ BOOST_AUTO_TEST_CASE(metrics_count_actors_and_loops) {
   BOOST_TEST(sys.metrics().actors_stopped == 3u);
 }
 
-BOOST_AUTO_TEST_CASE(handled_sigterm_wakes_wait_for_shutdown) {
+void check_signal_wakes_wait_for_shutdown(int signum, std::size_t loops) {
   courier::test::time_limit guard{std::chrono::seconds(30)};
   countdown stopped;
-  courier::system sys{courier::system_config{.loops = 1}};
+  courier::system sys{courier::system_config{.loops = loops}};
   auto ref = sys.spawn<watcher>(&stopped);
   BOOST_TEST(ref.ask<int>(double_it{1}).get() == 2);
   sys.handle_signals();
-  BOOST_REQUIRE(std::raise(SIGTERM) == 0);
+  BOOST_REQUIRE(std::raise(signum) == 0);
   sys.wait_for_shutdown();
   BOOST_TEST(stopped.done());
 }
 
+BOOST_AUTO_TEST_CASE(handled_sigterm_wakes_wait_for_shutdown) {
+  check_signal_wakes_wait_for_shutdown(SIGTERM, 1);
+}
+
 BOOST_AUTO_TEST_CASE(handled_sigint_wakes_wait_for_shutdown) {
-  courier::test::time_limit guard{std::chrono::seconds(30)};
-  countdown stopped;
-  courier::system sys{courier::system_config{.loops = 2}};
-  auto ref = sys.spawn<watcher>(&stopped);
-  BOOST_TEST(ref.ask<int>(double_it{1}).get() == 2);
-  sys.handle_signals();
-  BOOST_REQUIRE(std::raise(SIGINT) == 0);
-  sys.wait_for_shutdown();
-  BOOST_TEST(stopped.done());
+  check_signal_wakes_wait_for_shutdown(SIGINT, 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
