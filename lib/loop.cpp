@@ -262,9 +262,7 @@ void loop::post_local(envelope&& e) {
     dead_letter(e, errc::target_dead);
     return;
   }
-  if (e.kind != envelope_kind::start) {
-    acc::box(*a).push(std::move(e));
-  }
+  acc::box(*a).push(std::move(e));
   schedule(*a);
 }
 
@@ -377,7 +375,7 @@ void loop::on_ask_timer() {
   arm_ask_timer();
 }
 
-void loop::deliver_reply(actor& a, envelope& e) {
+void loop::deliver_reply(envelope& e) {
   pending_asks::record* r = asks_.find(e.request_id);
   if (r == nullptr) {
     core_.late_replies.fetch_add(1, std::memory_order_relaxed);
@@ -392,7 +390,6 @@ void loop::deliver_reply(actor& a, envelope& e) {
   }
   pending_asks::continuation cont = std::move(r->cont);
   asks_.erase(e.request_id);
-  (void)a;
   cont(e);
 }
 
@@ -518,12 +515,10 @@ void loop::dispatch(actor& a, envelope& e) {
         }
         break;
       case envelope_kind::reply:
-        deliver_reply(a, e);
+        deliver_reply(e);
         break;
       case envelope_kind::stop:
         acc::state(a) = stopping;
-        break;
-      case envelope_kind::start:
         break;
     }
   } catch (const std::exception& ex) {

@@ -110,7 +110,7 @@ class loop {
   void dispatch(actor& a, envelope& e);
   void start_actor(actor& a);
   void begin(actor& a);
-  void deliver_reply(actor& a, envelope& e);
+  void deliver_reply(envelope& e);
   void fail(actor& a, envelope* e, const char* what);
   void finalize(actor& a);
   void stop_all_actors();

@@ -262,6 +262,34 @@ outcome actor_ask(courier::system& sys, courier::actor_ref target,
 
 BOOST_AUTO_TEST_SUITE(ask)
 
+BOOST_AUTO_TEST_CASE(
+    asks_queued_behind_a_throwing_handler_fail_with_target_dead) {
+  courier::test::time_limit guard{std::chrono::seconds(30)};
+  courier::system sys{courier::system_config{.loops = 1}};
+  auto ref = sys.spawn<responder>();
+  auto boom = ref.ask<int>(explode{}, {.timeout = 20s});
+  std::vector<courier::ask_result<int>> queued;
+  for (int i = 0; i < 5; ++i) {
+    queued.push_back(ref.ask<int>(double_it{i}, {.timeout = 20s}));
+  }
+  auto start = clock_type::now();
+  try {
+    (void)boom.get();
+    BOOST_FAIL("the throwing handler answered");
+  } catch (const courier::ask_error& e) {
+    BOOST_TEST((e.value() == courier::errc::handler_threw));
+  }
+  for (auto& r : queued) {
+    try {
+      (void)r.get();
+      BOOST_FAIL("a queued ask was answered by a failed actor");
+    } catch (const courier::ask_error& e) {
+      BOOST_TEST((e.value() == courier::errc::target_dead));
+    }
+  }
+  BOOST_TEST((clock_type::now() - start) < 5s);
+}
+
 BOOST_AUTO_TEST_CASE(blocking_ask_from_main_returns_the_reply) {
   courier::test::time_limit guard{std::chrono::seconds(30)};
   courier::system sys{courier::system_config{.loops = 2}};

@@ -296,6 +296,13 @@ BOOST_AUTO_TEST_CASE(tell_and_ask_after_shutdown_do_nothing_harmful) {
   BOOST_TEST((clock_type::now() - start) < 5s);
 }
 
+BOOST_AUTO_TEST_CASE(spawn_on_a_shut_down_system_throws) {
+  courier::test::time_limit guard{std::chrono::seconds(30)};
+  courier::system sys{courier::system_config{.loops = 1}};
+  sys.shutdown();
+  BOOST_CHECK_THROW(sys.spawn<watcher>(nullptr), std::logic_error);
+}
+
 BOOST_AUTO_TEST_CASE(shutdown_twice_is_fine) {
   courier::test::time_limit guard{std::chrono::seconds(30)};
   countdown stopped;

@@ -62,7 +62,6 @@ void drop_request(envelope& request) noexcept;
 enum class envelope_kind : std::uint8_t {
   message,  ///< a user message for the behavior
   reply,    ///< the answer to an ask made by the target actor
-  start,    ///< start the actor (behavior, on_start)
   stop,     ///< ordered stop request
 };
 
