@@ -134,15 +134,15 @@ void loop::init_handles() {
   check_uv(uv_async_init(uv_, &async_, &loop::on_async), "uv_async_init");
   check_uv(uv_prepare_init(uv_, &prepare_), "uv_prepare_init");
   check_uv(uv_idle_init(uv_, &idle_), "uv_idle_init");
-  check_uv(uv_timer_init(uv_, &ask_timer_), "uv_timer_init");
+  check_uv(uv_timer_init(uv_, &timer_), "uv_timer_init");
   open_handles_ = 4;
   async_.data = this;
   prepare_.data = this;
   idle_.data = this;
-  ask_timer_.data = this;
+  timer_.data = this;
   check_uv(uv_prepare_start(&prepare_, &loop::on_prepare), "uv_prepare_start");
   uv_unref(as_handle(&prepare_));
-  uv_unref(as_handle(&ask_timer_));
+  uv_unref(as_handle(&timer_));
 }
 
 void loop::start_thread() {
@@ -343,26 +343,123 @@ std::uint64_t loop::add_request(pending_asks::continuation&& cont,
       uv_now(uv_) + static_cast<std::uint64_t>(timeout.count());
   std::uint64_t id = asks_.add(acc::self(*running_), std::move(cont), deadline);
   if (timer_due_ == 0 || deadline < timer_due_) {
-    arm_ask_timer();
+    arm_timer();
   }
   return id;
 }
 
-void loop::arm_ask_timer() {
+// --- timers -----------------------------------------------------------------
+
+std::uint64_t loop::add_timer(actor& owner, std::string_view key,
+                              std::uint64_t delay_ms, std::uint64_t period_ms,
+                              std::unique_ptr<timer_action> action) {
+  if (acc::state(owner) == dead) {
+    return 0;
+  }
+  if (!key.empty()) {
+    if (std::uint64_t old = timers_.find_key(&owner, key); old != 0) {
+      timers_.erase(old, acc::timers(owner));
+    }
+  }
+  uv_update_time(uv_);
+  std::uint64_t deadline = uv_now(uv_) + delay_ms;
+  std::uint64_t id = timers_.add(&owner, acc::timers(owner), deadline,
+                                 period_ms, std::move(action));
+  if (!key.empty()) {
+    timers_.set_key(id, key);
+  }
+  if (timer_due_ == 0 || deadline < timer_due_) {
+    arm_timer();
+  }
+  publish_timer_counts();
+  return id;
+}
+
+bool loop::cancel_timer(std::uint64_t id) {
+  timer_table::record* r = timers_.find(id);
+  if (r == nullptr) {
+    return false;
+  }
+  // The uv timer may stay armed for this deadline: it then finds nothing
+  // due and re-arms for the next one.
+  timers_.erase(id, acc::timers(*r->owner));
+  publish_timer_counts();
+  return true;
+}
+
+void loop::cancel_timers_of(actor& owner) {
+  timers_.erase_all(acc::timers(owner));
+  publish_timer_counts();
+}
+
+void loop::run_timer(actor& a, envelope& e) {
+  std::uint64_t id = e.request_id;
+  timer_table::record* r = timers_.find(id);
+  if (r == nullptr || r->owner != &a) {
+    return;  // cancelled or replaced after this tick was queued
+  }
+  r->queued = false;
+  bool last = r->period == 0;
+  std::unique_ptr<timer_action> action = std::move(r->action);
+  if (last) {
+    timers_.erase(id, acc::timers(a));
+    publish_timer_counts();
+  }
+  // A periodic timer gets its action back unless the action cancelled or
+  // replaced it.
+  auto give_back = [&] {
+    if (!last) {
+      if (timer_table::record* again = timers_.find(id); again != nullptr) {
+        again->action = std::move(action);
+      }
+    }
+  };
+  envelope msg;
+  bool is_message;
+  try {
+    is_message = action->fire(msg, last);
+  } catch (...) {
+    give_back();
+    throw;
+  }
+  give_back();
+  if (is_message) {
+    msg.target = acc::self(a);
+    current_ = &msg;
+    handle_message(a, msg);
+    current_ = &e;
+  }
+}
+
+void loop::arm_timer() {
   std::uint64_t due = asks_.next_deadline();
+  std::uint64_t t = timers_.next_deadline();
+  if (t != 0 && (due == 0 || t < due)) {
+    due = t;
+  }
   if (due == 0 || closing_) {
     timer_due_ = 0;
-    uv_timer_stop(&ask_timer_);
+    uv_timer_stop(&timer_);
     return;
   }
   std::uint64_t now = uv_now(uv_);
-  uv_timer_start(&ask_timer_, &loop::on_timer, due > now ? due - now : 0, 0);
+  uv_timer_start(&timer_, &loop::on_timer, due > now ? due - now : 0, 0);
   timer_due_ = due;
 }
 
-void loop::on_ask_timer() {
+void loop::on_timer_due() {
   timer_due_ = 0;
-  asks_.expire(uv_now(uv_), [this](std::uint64_t id, actor_ref owner) {
+  std::uint64_t now = uv_now(uv_);
+  timers_.expire(now, [this](std::uint64_t id, actor* owner) {
+    envelope e;
+    e.kind = envelope_kind::timer;
+    e.target = acc::self(*owner);
+    e.request_id = id;
+    acc::box(*owner).push(std::move(e));
+    schedule(*owner);
+  });
+  publish_timer_counts();
+  asks_.expire(now, [this](std::uint64_t id, actor_ref owner) {
     core_.ask_timeouts.fetch_add(1, std::memory_order_relaxed);
     envelope e;
     e.emplace<ask_failure>(
@@ -372,7 +469,7 @@ void loop::on_ask_timer() {
     e.request_id = id;
     post_local(std::move(e));
   });
-  arm_ask_timer();
+  arm_timer();
 }
 
 void loop::deliver_reply(envelope& e) {
@@ -505,14 +602,10 @@ void loop::dispatch(actor& a, envelope& e) {
   try {
     switch (e.kind) {
       case envelope_kind::message:
-        if (!acc::current(a).invoke(e)) {
-          core_.unhandled(acc::self(a), e.type());
-          if (e.mode != reply_mode::none) {
-            reply_error(
-                e, errc::no_handler,
-                std::string("no handler for ") + std::string(e.type()->name));
-          }
-        }
+        handle_message(a, e);
+        break;
+      case envelope_kind::timer:
+        run_timer(a, e);
         break;
       case envelope_kind::reply:
         deliver_reply(e);
@@ -527,6 +620,16 @@ void loop::dispatch(actor& a, envelope& e) {
     fail(a, &e, "unknown exception");
   }
   current_ = nullptr;
+}
+
+void loop::handle_message(actor& a, envelope& e) {
+  if (!acc::current(a).invoke(e)) {
+    core_.unhandled(acc::self(a), e.type());
+    if (e.mode != reply_mode::none) {
+      reply_error(e, errc::no_handler,
+                  std::string("no handler for ") + std::string(e.type()->name));
+    }
+  }
 }
 
 void loop::fail(actor& a, envelope* e, const char* what) {
@@ -550,6 +653,11 @@ void loop::finalize(actor& a) {
       core_.failure(acc::self(a), "unknown exception in on_stop");
     }
     running_ = nullptr;
+  }
+  // No timer outlives its actor, and no tick of one is ever handled.
+  if (acc::timers(a) != timer_table::npos) {
+    timers_.erase_all(acc::timers(a));
+    publish_timer_counts();
   }
   errc reason = actors_stopped_ || stop_requested_.load() ? errc::system_stopped
                                                           : errc::target_dead;
@@ -596,7 +704,8 @@ void loop::stop_all_actors() {
   ready_head_ = nullptr;
   ready_tail_ = nullptr;
   asks_.clear();
-  uv_timer_stop(&ask_timer_);
+  timers_.clear();
+  uv_timer_stop(&timer_);
   timer_due_ = 0;
   core_.loop_stopped();
 }
@@ -667,7 +776,7 @@ void loop::on_prepare(uv_prepare_t* h) {
 }
 
 void loop::on_timer(uv_timer_t* h) {
-  static_cast<loop*>(h->data)->on_ask_timer();
+  static_cast<loop*>(h->data)->on_timer_due();
 }
 
 void loop::on_signal(uv_signal_t* h, int /*signum*/) {
@@ -721,7 +830,7 @@ void loop::close_handles() {
   uv_close(as_handle(&async_), &loop::on_close);
   uv_close(as_handle(&prepare_), &loop::on_close);
   uv_close(as_handle(&idle_), &loop::on_close);
-  uv_close(as_handle(&ask_timer_), &loop::on_close);
+  uv_close(as_handle(&timer_), &loop::on_close);
   if (signals_on_) {
     uv_close(as_handle(&sigint_), &loop::on_close);
     uv_close(as_handle(&sigterm_), &loop::on_close);
@@ -767,6 +876,8 @@ loop_metrics loop::snapshot() const {
   m.wakeups = wakeups_.load(std::memory_order_relaxed);
   m.actors = actors_.load(std::memory_order_relaxed);
   m.inbound_depth = inbound_.size_approx();
+  m.timers = timers_count_.load(std::memory_order_relaxed);
+  m.timer_ticks_skipped = timers_skipped_.load(std::memory_order_relaxed);
   return m;
 }
 

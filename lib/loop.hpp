@@ -11,6 +11,7 @@
 #include "courier/metrics.hpp"
 
 #include "pending_asks.hpp"
+#include "timers.hpp"
 
 #include <concurrentqueue/concurrentqueue.h>
 #include <uv.h>
@@ -57,6 +58,24 @@ class loop {
   /// Registers an ask by the running actor; returns the request id.
   std::uint64_t add_request(pending_asks::continuation&& cont,
                             std::chrono::milliseconds timeout);
+
+  /// Actor timers (see timers.hpp). Thread safety: this loop.
+  std::uint64_t add_timer(actor& owner, std::string_view key,
+                          std::uint64_t delay_ms, std::uint64_t period_ms,
+                          std::unique_ptr<timer_action> action);
+  bool cancel_timer(std::uint64_t id);
+  bool timer_active(std::uint64_t id) noexcept {
+    return timers_.find(id) != nullptr;
+  }
+  /// True while a tick of timer `id` waits in its owner's mailbox.
+  bool timer_tick_queued(std::uint64_t id) noexcept {
+    timer_table::record* r = timers_.find(id);
+    return r != nullptr && r->queued;
+  }
+  std::uint64_t keyed_timer(actor& owner, std::string_view key) const {
+    return timers_.find_key(&owner, key);
+  }
+  void cancel_timers_of(actor& owner);
 
   /// The request being handled right now, or null.
   envelope* current_request() const noexcept { return current_; }
@@ -108,6 +127,8 @@ class loop {
   void run_ready();
   void run_actor(actor& a);
   void dispatch(actor& a, envelope& e);
+  void handle_message(actor& a, envelope& e);
+  void run_timer(actor& a, envelope& e);
   void start_actor(actor& a);
   void begin(actor& a);
   void deliver_reply(envelope& e);
@@ -116,8 +137,12 @@ class loop {
   void stop_all_actors();
   void close_handles();
   void schedule(actor& a);
-  void arm_ask_timer();
-  void on_ask_timer();
+  void arm_timer();
+  void publish_timer_counts() noexcept {
+    timers_count_.store(timers_.size(), std::memory_order_relaxed);
+    timers_skipped_.store(timers_.skipped(), std::memory_order_relaxed);
+  }
+  void on_timer_due();
   void dead_letter(envelope& e, errc reason);
   void maybe_sleep();
   bool spin_for_work();
@@ -145,7 +170,7 @@ class loop {
   uv_async_t async_{};
   uv_prepare_t prepare_{};
   uv_idle_t idle_{};
-  uv_timer_t ask_timer_{};
+  uv_timer_t timer_{};  // the ask deadlines and the actor timers
   uv_signal_t sigint_{};
   uv_signal_t sigterm_{};
   int open_handles_ = 0;
@@ -183,11 +208,14 @@ class loop {
   actor* running_ = nullptr;
   envelope* current_ = nullptr;
   pending_asks asks_;
+  timer_table timers_;
   std::uint64_t timer_due_ = 0;
 
   std::atomic<std::uint64_t> messages_{0};
   std::atomic<std::uint64_t> wakeups_{0};
   std::atomic<std::uint64_t> actors_{0};
+  std::atomic<std::uint64_t> timers_count_{0};
+  std::atomic<std::uint64_t> timers_skipped_{0};
 };
 
 }  // namespace courier::detail

@@ -23,7 +23,7 @@ std::uint64_t pending_asks::add(actor_ref owner, continuation&& cont,
   r.deadline = deadline_ms;
   r.timed_out = false;
   r.cont = std::move(cont);
-  heap_push(index);
+  heap_.push(records_, index);
   ++live_;
   return make_id(index, r.seq);
 }
@@ -44,7 +44,7 @@ void pending_asks::erase(std::uint64_t id) noexcept {
   auto index = static_cast<std::uint32_t>((id & 0xFFFFFFFFu) - 1);
   record& r = records_[index];
   if (!r.timed_out) {
-    heap_remove(r.heap_pos);
+    heap_.remove(records_, index);
   }
   r.cont.reset();
   r.seq = 0;
@@ -58,58 +58,6 @@ void pending_asks::clear() noexcept {
   heap_.clear();
   free_head_ = npos;
   live_ = 0;
-}
-
-void pending_asks::heap_push(std::uint32_t index) {
-  heap_.push_back(index);
-  auto pos = static_cast<std::uint32_t>(heap_.size() - 1);
-  records_[index].heap_pos = pos;
-  sift_up(pos);
-}
-
-void pending_asks::heap_remove(std::uint32_t pos) noexcept {
-  std::uint32_t last = heap_.back();
-  heap_.pop_back();
-  records_[last].heap_pos = pos;
-  if (pos < heap_.size()) {
-    heap_set(pos, last);
-    sift_up(pos);
-    sift_down(records_[last].heap_pos);
-  }
-}
-
-void pending_asks::sift_up(std::uint32_t pos) noexcept {
-  std::uint32_t index = heap_[pos];
-  while (pos > 0) {
-    std::uint32_t parent = (pos - 1) / 2;
-    if (records_[heap_[parent]].deadline <= records_[index].deadline) {
-      break;
-    }
-    heap_set(pos, heap_[parent]);
-    pos = parent;
-  }
-  heap_set(pos, index);
-}
-
-void pending_asks::sift_down(std::uint32_t pos) noexcept {
-  auto n = static_cast<std::uint32_t>(heap_.size());
-  std::uint32_t index = heap_[pos];
-  for (;;) {
-    std::uint32_t child = 2 * pos + 1;
-    if (child >= n) {
-      break;
-    }
-    if (child + 1 < n &&
-        records_[heap_[child + 1]].deadline < records_[heap_[child]].deadline) {
-      ++child;
-    }
-    if (records_[index].deadline <= records_[heap_[child]].deadline) {
-      break;
-    }
-    heap_set(pos, heap_[child]);
-    pos = child;
-  }
-  heap_set(pos, index);
 }
 
 }  // namespace courier::detail

@@ -1,7 +1,8 @@
 #pragma once
 
 // The asks that actors of one loop are waiting on: request id -> owner and
-// continuation, plus a binary min-heap of deadlines driving one uv timer.
+// continuation, plus a min-heap of deadlines (the loop's one uv timer serves
+// these and the actor timers).
 // A request id holds the record's index and a sequence number, so a reply
 // that arrives after its record was reused is recognised as late.
 
@@ -9,6 +10,8 @@
 #include "courier/ask.hpp"
 #include "courier/detail/callback.hpp"
 #include "courier/detail/envelope.hpp"
+
+#include "deadline_heap.hpp"
 
 #include <cstdint>
 #include <vector>
@@ -42,9 +45,9 @@ class pending_asks {
   /// `on_expired(id, owner)` for each.
   template <class F>
   void expire(std::uint64_t now_ms, F&& on_expired) {
-    while (!heap_.empty() && records_[heap_[0]].deadline <= now_ms) {
-      std::uint32_t index = heap_[0];
-      heap_remove(0);
+    while (!heap_.empty() && records_[heap_.top()].deadline <= now_ms) {
+      std::uint32_t index = heap_.top();
+      heap_.remove(records_, index);
       record& r = records_[index];
       r.timed_out = true;
       on_expired(make_id(index, r.seq), r.owner);
@@ -53,7 +56,7 @@ class pending_asks {
 
   /// The earliest deadline, or 0 when nothing waits.
   std::uint64_t next_deadline() const noexcept {
-    return heap_.empty() ? 0 : records_[heap_[0]].deadline;
+    return heap_.empty() ? 0 : records_[heap_.top()].deadline;
   }
 
   /// Drops every record (continuations are destroyed, not called).
@@ -63,23 +66,13 @@ class pending_asks {
 
  private:
   static constexpr std::uint32_t npos = 0xFFFFFFFFu;
-  static constexpr std::uint32_t no_heap = 0xFFFFFFFFu;
 
   static std::uint64_t make_id(std::uint32_t index, std::uint32_t seq) {
     return (std::uint64_t{seq} << 32) | (std::uint64_t{index} + 1);
   }
 
-  void heap_push(std::uint32_t index);
-  void heap_remove(std::uint32_t pos) noexcept;
-  void sift_up(std::uint32_t pos) noexcept;
-  void sift_down(std::uint32_t pos) noexcept;
-  void heap_set(std::uint32_t pos, std::uint32_t index) noexcept {
-    heap_[pos] = index;
-    records_[index].heap_pos = pos;
-  }
-
   std::vector<record> records_;
-  std::vector<std::uint32_t> heap_;
+  deadline_heap<record> heap_;
   std::uint32_t free_head_ = npos;
   std::uint32_t next_seq_ = 1;
   std::size_t live_ = 0;

@@ -4,10 +4,13 @@
 #include "courier/ask.hpp"
 #include "courier/behavior.hpp"
 #include "courier/detail/mailbox.hpp"
+#include "courier/timer.hpp"
 
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <stdexcept>
+#include <string_view>
 #include <utility>
 
 namespace courier {
@@ -81,6 +84,60 @@ class actor {
     return p;
   }
 
+  /// Timers. `msg_or_fn` is a message (delivered to this actor's behavior
+  /// like any other message) or a callable taking no argument (run in this
+  /// actor's context). Timers run on this actor's loop and end when it
+  /// stops. A delay rounds up to whole milliseconds.
+  ///
+  /// after(): once, after `delay`.
+  template <class Rep, class Period, class M>
+  timer after(std::chrono::duration<Rep, Period> delay, M&& msg_or_fn) {
+    return detail::start_timer(
+        *this, {}, detail::to_timer_ms(delay), 0,
+        detail::make_timer_action<false>(std::forward<M>(msg_or_fn)));
+  }
+
+  /// every(): each `period` (> 0, else std::invalid_argument), first after
+  /// one period. Ticks never pile up: while a tick waits in the mailbox or
+  /// runs, the ticks that fall due are skipped, and the next one keeps the
+  /// original schedule (start + k * period).
+  template <class Rep, class Period, class M>
+  timer every(std::chrono::duration<Rep, Period> period, M&& msg_or_fn) {
+    return detail::start_timer(
+        *this, {}, detail::to_timer_ms(delay_or_throw(period)),
+        detail::to_timer_ms(period),
+        detail::make_timer_action<true>(std::forward<M>(msg_or_fn)));
+  }
+
+  /// Keyed timers: starting one replaces this actor's timer of the same key
+  /// (a tick of the old one already queued is never handled).
+  template <class Rep, class Period, class M>
+  timer after(std::string_view key, std::chrono::duration<Rep, Period> delay,
+              M&& msg_or_fn) {
+    return detail::start_timer(
+        *this, key, detail::to_timer_ms(delay), 0,
+        detail::make_timer_action<false>(std::forward<M>(msg_or_fn)));
+  }
+  template <class Rep, class Period, class M>
+  timer every(std::string_view key, std::chrono::duration<Rep, Period> period,
+              M&& msg_or_fn) {
+    return detail::start_timer(
+        *this, key, detail::to_timer_ms(delay_or_throw(period)),
+        detail::to_timer_ms(period),
+        detail::make_timer_action<true>(std::forward<M>(msg_or_fn)));
+  }
+
+  /// Cancels the timer of `key`; returns whether one was active.
+  bool cancel_timer(std::string_view key) {
+    return detail::cancel_keyed_timer(*this, key);
+  }
+  /// True while a timer of `key` is active.
+  bool timer_active(std::string_view key) const {
+    return detail::keyed_timer_active(*this, key);
+  }
+  /// Cancels every timer of this actor.
+  void cancel_timers() { detail::cancel_all_timers(*this); }
+
   /// Spawns another actor in this actor's system.
   template <class A, class... Args>
   actor_ref spawn(spawn_options opts, Args&&... args) {
@@ -96,11 +153,21 @@ class actor {
  private:
   friend struct detail::actor_access;
 
+  template <class Rep, class Period>
+  static std::chrono::duration<Rep, Period> delay_or_throw(
+      std::chrono::duration<Rep, Period> period) {
+    if (period <= std::chrono::duration<Rep, Period>::zero()) {
+      throw std::invalid_argument("courier: a timer period must be positive");
+    }
+    return period;
+  }
+
   courier::behavior behavior_;
   detail::mailbox mailbox_;
   detail::loop* loop_ = nullptr;
   actor* next_ready_ = nullptr;
   actor_ref self_;
+  std::uint32_t timers_ = 0xFFFFFFFFu;  // the first of this actor's timers
   std::uint8_t state_ = 0;
   bool scheduled_ = false;
 };

@@ -10,4 +10,5 @@
 #include "courier/message.hpp"
 #include "courier/metrics.hpp"
 #include "courier/system.hpp"
+#include "courier/timer.hpp"
 #include "courier/version.hpp"

@@ -11,6 +11,7 @@ class actor_ref;
 class ask_error;
 class behavior;
 class system;
+class timer;
 struct ask_options;
 struct metrics;
 struct spawn_options;
@@ -30,6 +31,7 @@ class system_core;
 class loop;
 class ask_state_base;
 struct actor_access;
+struct timer_access;
 }  // namespace detail
 
 }  // namespace courier

@@ -12,6 +12,8 @@ struct loop_metrics {
   std::uint64_t wakeups = 0;        ///< uv_async wake-ups of a sleeping loop
   std::uint64_t actors = 0;         ///< actors alive on this loop
   std::uint64_t inbound_depth = 0;  ///< cross-thread messages waiting
+  std::uint64_t timers = 0;         ///< actor timers pending
+  std::uint64_t timer_ticks_skipped = 0;  ///< periodic ticks not piled up
 };
 
 /// A snapshot of a system's counters. Every drop, timeout, dead letter and

@@ -63,6 +63,7 @@ enum class envelope_kind : std::uint8_t {
   message,  ///< a user message for the behavior
   reply,    ///< the answer to an ask made by the target actor
   stop,     ///< ordered stop request
+  timer,    ///< a tick of one of the target's timers (request_id names it)
 };
 
 /// A message in flight: the object (inline up to message_inline_size bytes,
