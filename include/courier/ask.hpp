@@ -118,6 +118,7 @@ class [[nodiscard]] pending_ask {
 
  private:
   friend class actor;
+  friend struct detail::pending_ask_access;
   pending_ask(detail::envelope&& request,
               std::chrono::milliseconds timeout) noexcept
       : request_(std::move(request)), timeout_(timeout) {}
@@ -165,6 +166,24 @@ class response_promise {
   friend class actor;
   std::shared_ptr<detail::envelope> request_;
 };
+
+namespace detail {
+
+/// Prepares an ask from the actor whose code runs now on this loop thread
+/// (a handler, a timer or a continuation), for code that is not a member
+/// of that actor (poll sources, helpers).
+struct pending_ask_access {
+  template <class R, class Message>
+  static pending_ask<R> make(actor_ref target, Message&& msg,
+                             std::chrono::milliseconds timeout) {
+    envelope e;
+    e.emplace<std::decay_t<Message>>(std::forward<Message>(msg));
+    e.target = target;
+    return pending_ask<R>(std::move(e), timeout);
+  }
+};
+
+}  // namespace detail
 
 template <class R, class Message>
 ask_result<R> actor_ref::ask(Message&& msg, ask_options opts) const {

@@ -9,6 +9,7 @@
 #include "courier/error.hpp"
 #include "courier/message.hpp"
 #include "courier/metrics.hpp"
+#include "courier/poll.hpp"
 #include "courier/system.hpp"
 #include "courier/timer.hpp"
 #include "courier/version.hpp"

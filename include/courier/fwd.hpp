@@ -32,6 +32,7 @@ class loop;
 class ask_state_base;
 struct actor_access;
 struct timer_access;
+struct pending_ask_access;
 }  // namespace detail
 
 }  // namespace courier
