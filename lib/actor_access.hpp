@@ -16,6 +16,7 @@ struct actor_access {
   static actor_ref& self(actor& a) noexcept { return a.self_; }
   static std::uint8_t& state(actor& a) noexcept { return a.state_; }
   static std::uint32_t& timers(actor& a) noexcept { return a.timers_; }
+  static bool& watched(actor& a) noexcept { return a.watched_; }
   static bool& scheduled(actor& a) noexcept { return a.scheduled_; }
   static courier::behavior make_behavior(actor& a) { return a.behavior(); }
   static void on_start(actor& a) { a.on_start(); }

@@ -3,10 +3,12 @@
 #include "courier/actor.hpp"
 
 #include "actor_access.hpp"
+#include "event_feed.hpp"
 #include "mailbox_impl.hpp"
 #include "registry.hpp"
 #include "system_core.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
@@ -242,6 +244,22 @@ bool loop::take_starts() {
   bool any = !starting_.empty();
   starting_.clear();
   return any;
+}
+
+actor* loop::local_actor(actor_ref ref) const noexcept {
+  if (system_core::system_of(ref) != core_.id() || ref.loop() != index_) {
+    return nullptr;
+  }
+  actor* a = resolve(ref);
+  return a == nullptr || acc::state(*a) == dead ? nullptr : a;
+}
+
+void loop::remove_watcher(stop_watcher* w) noexcept {
+  std::erase(watchers_, w);
+}
+
+void loop::watch(actor& a) noexcept {
+  acc::watched(a) = true;
 }
 
 void loop::release_slot(std::uint32_t index) noexcept {
@@ -607,6 +625,16 @@ void loop::dispatch(actor& a, envelope& e) {
       case envelope_kind::timer:
         run_timer(a, e);
         break;
+      case envelope_kind::event: {
+        // The feed is on this loop; it skips events of ended
+        // subscriptions and refills the subscriber's window.
+        actor* feed = resolve(e.reply_to);
+        if (feed != nullptr && acc::state(*feed) != dead &&
+            static_cast<event_feed*>(feed)->accept_event(e.request_id)) {
+          handle_message(a, e);
+        }
+        break;
+      }
       case envelope_kind::reply:
         deliver_reply(e);
         break;
@@ -658,6 +686,16 @@ void loop::finalize(actor& a) {
   if (acc::timers(a) != timer_table::npos) {
     timers_.erase_all(acc::timers(a));
     publish_timer_counts();
+  }
+  if (acc::watched(a)) {
+    actor_ref who = acc::self(a);
+    // A watcher may remove itself (or others) while hearing of a stop.
+    std::vector<stop_watcher*> now = watchers_;
+    for (stop_watcher* w : now) {
+      if (std::find(watchers_.begin(), watchers_.end(), w) != watchers_.end()) {
+        w->actor_stopped(who);
+      }
+    }
   }
   errc reason = actors_stopped_ || stop_requested_.load() ? errc::system_stopped
                                                           : errc::target_dead;

@@ -30,6 +30,7 @@ class actor;
 namespace courier::detail {
 
 class system_core;
+class stop_watcher;
 
 class loop {
  public:
@@ -76,6 +77,19 @@ class loop {
     return timers_.find_key(&owner, key);
   }
   void cancel_timers_of(actor& owner);
+
+  /// The live actor of `ref` on this loop, or null. Thread safety: this
+  /// loop.
+  actor* local_actor(actor_ref ref) const noexcept;
+
+  /// Stop watchers (see event_feed.hpp). Thread safety: this loop.
+  void add_watcher(stop_watcher* w) { watchers_.push_back(w); }
+  void remove_watcher(stop_watcher* w) noexcept;
+  void watch(actor& a) noexcept;
+  /// True once the system stops every actor (shutdown).
+  bool stopping_all() const noexcept {
+    return actors_stopped_ || stop_requested_.load(std::memory_order_relaxed);
+  }
 
   /// The request being handled right now, or null.
   envelope* current_request() const noexcept { return current_; }
@@ -209,6 +223,7 @@ class loop {
   envelope* current_ = nullptr;
   pending_asks asks_;
   timer_table timers_;
+  std::vector<stop_watcher*> watchers_;
   std::uint64_t timer_due_ = 0;
 
   std::atomic<std::uint64_t> messages_{0};

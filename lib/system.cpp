@@ -4,6 +4,10 @@
 
 namespace courier {
 
+detail::system_core& detail::core_of(system& sys) noexcept {
+  return *sys.core_;
+}
+
 system::system(system_config cfg)
     : core_(std::make_unique<detail::system_core>(std::move(cfg), nullptr)) {}
 

@@ -210,4 +210,17 @@ courier::metrics system_core::snapshot() const {
   return m;
 }
 
+std::shared_ptr<void> system_core::extension(
+    const std::string& key,
+    const std::function<std::shared_ptr<void>()>& make) {
+  std::lock_guard<std::mutex> lock(extensions_mutex_);
+  auto it = extensions_.find(key);
+  if (it != extensions_.end()) {
+    return it->second;
+  }
+  std::shared_ptr<void> made = make();
+  extensions_.emplace(key, made);
+  return made;
+}
+
 }  // namespace courier::detail

@@ -10,8 +10,11 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace courier::detail {
@@ -64,6 +67,12 @@ class system_core {
   std::atomic<std::uint64_t> ask_timeouts{0};
   std::atomic<std::uint64_t> late_replies{0};
 
+  /// The extension object registered under `key`, made by `make` on first
+  /// use (routers live here). Thread safety: any thread.
+  std::shared_ptr<void> extension(
+      const std::string& key,
+      const std::function<std::shared_ptr<void>()>& make);
+
  private:
   system_config cfg_;
   std::uint16_t id_;
@@ -74,6 +83,8 @@ class system_core {
   std::mutex mutex_;
   std::condition_variable cv_;
   std::size_t loops_stopped_ = 0;
+  std::mutex extensions_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<void>> extensions_;
   bool shutdown_requested_ = false;
   bool shut_down_ = false;
   bool signals_ready_ = false;

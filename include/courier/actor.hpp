@@ -170,6 +170,7 @@ class actor {
   std::uint32_t timers_ = 0xFFFFFFFFu;  // the first of this actor's timers
   std::uint8_t state_ = 0;
   bool scheduled_ = false;
+  bool watched_ = false;  // stop watchers want to hear of its stop
 };
 
 }  // namespace courier

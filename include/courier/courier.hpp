@@ -10,6 +10,8 @@
 #include "courier/message.hpp"
 #include "courier/metrics.hpp"
 #include "courier/poll.hpp"
+#include "courier/pubsub.hpp"
+#include "courier/subject.hpp"
 #include "courier/system.hpp"
 #include "courier/timer.hpp"
 #include "courier/version.hpp"

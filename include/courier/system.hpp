@@ -49,6 +49,11 @@ struct system_config {
   std::function<void(const actor_failure&)> on_failure{};
 };
 
+namespace detail {
+/// The shared state behind a system (lib/ only).
+system_core& core_of(system& sys) noexcept;
+}  // namespace detail
+
 /// Owns the loops (one thread and one uv_loop_t each), spawns actors and
 /// shuts down cleanly. Destroying it shuts it down.
 /// Thread safety: spawn, stop, request_shutdown, metrics: any thread.
@@ -109,6 +114,7 @@ class system {
   courier::metrics metrics() const;
 
  private:
+  friend detail::system_core& detail::core_of(system& sys) noexcept;
   std::unique_ptr<detail::system_core> core_;
 };
 

@@ -64,6 +64,8 @@ enum class envelope_kind : std::uint8_t {
   reply,    ///< the answer to an ask made by the target actor
   stop,     ///< ordered stop request
   timer,    ///< a tick of one of the target's timers (request_id names it)
+  event,    ///< a pub/sub event: reply_to is the delivering feed, request_id
+            ///< the subscription
 };
 
 /// A message in flight: the object (inline up to message_inline_size bytes,
