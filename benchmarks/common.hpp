@@ -40,5 +40,6 @@ void add_tell(std::vector<workload>& ws, const options& o);
 void add_ask(std::vector<workload>& ws, const options& o);
 void add_spawn(std::vector<workload>& ws, const options& o);
 void add_ring(std::vector<workload>& ws, const options& o);
+void add_pubsub(std::vector<workload>& ws, const options& o);
 
 }  // namespace bench

@@ -1,5 +1,6 @@
-// courier's benchmark driver: mailbox throughput, ask latency, spawn cost
-// and a token ring, each run several times (see benchmarks/README.md).
+// courier's benchmark driver: mailbox throughput, ask latency, spawn cost,
+// a token ring and pub/sub fan-out, each run several times (see
+// benchmarks/README.md).
 
 #include "common.hpp"
 
@@ -10,5 +11,6 @@ int main(int argc, char** argv) {
   bench::add_ask(ws, o);
   bench::add_spawn(ws, o);
   bench::add_ring(ws, o);
+  bench::add_pubsub(ws, o);
   return bench::run_all("courier", o, ws);
 }

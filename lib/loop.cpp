@@ -285,7 +285,11 @@ void loop::post_local(envelope&& e) {
 }
 
 void loop::schedule(actor& a) {
-  if (acc::scheduled(a)) {
+  // While stop_all_actors() finalizes everyone, on_stop hooks may message
+  // actors of this loop: their mailboxes are drained by their own
+  // finalize, and linking them would leave the ready list pointing at
+  // actors about to be deleted.
+  if (acc::scheduled(a) || actors_stopped_) {
     return;
   }
   acc::scheduled(a) = true;

@@ -340,6 +340,7 @@ class router_actor final : public actor {
 
   std::uint64_t publish(std::shared_ptr<event_record> rec) {
     rec->seq = ++seq_;
+    rec->steady_ms = uv_now(loop::current()->uv());
     ++published_;
     history_bytes_ += rec->bytes;
     event_ptr shared = std::move(rec);
@@ -438,7 +439,11 @@ class router_actor final : public actor {
 
   void evict() {
     const history_limits& h = cfg_.history;
-    std::uint64_t now = h.max_age.count() > 0 ? steady_now_ms() : 0;
+    std::uint64_t now = 0;
+    if (h.max_age.count() > 0) {
+      uv_update_time(loop::current()->uv());
+      now = uv_now(loop::current()->uv());
+    }
     while (!history_.empty()) {
       const event_record& front = *history_.front();
       bool over = history_.size() > h.max_events ||

@@ -17,6 +17,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <future>
+#include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -350,6 +352,133 @@ double run_ring() {
   return static_cast<double>(hops) / secs;
 }
 
+// -- pub/sub (CAF local groups) -----------------------------------------------
+//
+// The workloads of benchmarks/pubsub.cpp. A subscriber joins its group in
+// its init, reports that it joined, counts `expect` int64 events and then
+// arrives at the finish line.
+
+constexpr double kFanoutEvents = 10'000;
+constexpr double kManyEvents = 100'000;
+constexpr double kIdleEvents = 100'000;
+
+struct finish_line {
+  std::atomic<std::int64_t> joined{0};
+  std::atomic<std::int64_t> left{0};
+  std::promise<void> done;
+};
+
+caf::behavior group_subscriber(caf::event_based_actor* self, caf::group g,
+                               std::int64_t expect, finish_line* line) {
+  self->join(g);
+  line->joined.fetch_add(1);
+  auto seen = std::make_shared<std::int64_t>(0);
+  return {[=](std::int64_t) {
+    if (++*seen == expect && line->left.fetch_sub(1) == 1) {
+      line->done.set_value();
+    }
+  }};
+}
+
+void wait_joined(const finish_line& line, std::int64_t n) {
+  while (line.joined.load() < n) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+double run_fanout() {
+  caf_env env;
+  auto events = scaled(kFanoutEvents);
+  constexpr std::int64_t subs = 1000;
+  auto g = env.sys.groups().get_local("bench.fanout");
+  finish_line line;
+  line.left = subs;
+  auto fut = line.done.get_future();
+  std::vector<caf::actor> all;
+  for (std::int64_t i = 0; i < subs; ++i) {
+    all.push_back(env.sys.spawn(group_subscriber, g, events, &line));
+  }
+  wait_joined(line, subs);
+  auto t0 = std::chrono::steady_clock::now();
+  for (std::int64_t e = 0; e < events; ++e) {
+    caf::anon_send(g, e);
+  }
+  fut.wait();
+  auto secs = bench::seconds_since(t0);
+  kill_all(all);
+  return static_cast<double>(events * subs) / secs;
+}
+
+double run_many() {
+  caf_env env;
+  constexpr std::int64_t subjects = 100;
+  constexpr std::int64_t per_subject = 10;
+  constexpr std::int64_t publishers = 4;
+  auto per_pub = scaled(kManyEvents) / publishers;
+  auto per_sub_events = publishers * (per_pub / subjects);
+  finish_line line;
+  line.left = subjects * per_subject;
+  auto fut = line.done.get_future();
+  std::vector<caf::group> groups;
+  std::vector<caf::actor> all;
+  for (std::int64_t s = 0; s < subjects; ++s) {
+    groups.push_back(
+        env.sys.groups().get_local("bench.many." + std::to_string(s)));
+    for (std::int64_t k = 0; k < per_subject; ++k) {
+      all.push_back(env.sys.spawn(group_subscriber, groups.back(),
+                                  per_sub_events, &line));
+    }
+  }
+  wait_joined(line, subjects * per_subject);
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::thread> pubs;
+  for (std::int64_t p = 0; p < publishers; ++p) {
+    pubs.emplace_back([&] {
+      std::int64_t n = (per_pub / subjects) * subjects;
+      for (std::int64_t i = 0; i < n; ++i) {
+        caf::anon_send(groups[i % subjects], i);
+      }
+    });
+  }
+  for (auto& t : pubs) {
+    t.join();
+  }
+  fut.wait();
+  auto secs = bench::seconds_since(t0);
+  kill_all(all);
+  return static_cast<double>(per_sub_events * subjects * per_subject) / secs;
+}
+
+// CAF groups have no wildcards: the idle subscriptions are 10,000 other
+// groups, and the publish goes to the one group with a subscriber.
+double run_idle_patterns() {
+  caf_env env;
+  auto events = scaled(kIdleEvents);
+  constexpr std::int64_t idle = 10000;
+  finish_line line;
+  line.left = 1;
+  auto fut = line.done.get_future();
+  finish_line never;
+  never.left = -1;
+  std::vector<caf::actor> all;
+  for (std::int64_t i = 0; i < idle; ++i) {
+    auto g = env.sys.groups().get_local("other." + std::to_string(i));
+    all.push_back(env.sys.spawn(group_subscriber, g, 1, &never));
+  }
+  auto hit = env.sys.groups().get_local("bench.idle.hit");
+  all.push_back(env.sys.spawn(group_subscriber, hit, events, &line));
+  wait_joined(never, idle);
+  wait_joined(line, 1);
+  auto t0 = std::chrono::steady_clock::now();
+  for (std::int64_t e = 0; e < events; ++e) {
+    caf::anon_send(hit, e);
+  }
+  fut.wait();
+  auto secs = bench::seconds_since(t0);
+  kill_all(all);
+  return secs * 1e9 / static_cast<double>(events);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -391,6 +520,18 @@ int main(int argc, char** argv) {
       {"ring", "hops/s",
        [] {
          return run_ring();
+       }},
+      {"fanout_1000", "deliveries/s",
+       [] {
+         return run_fanout();
+       }},
+      {"pubsub_many", "deliveries/s",
+       [] {
+         return run_many();
+       }},
+      {"publish_10k_idle", "ns/pub",
+       [] {
+         return run_idle_patterns();
        }},
   };
   return bench::run_all("caf", opts, ws);

@@ -45,7 +45,7 @@ struct event_record {
   std::uint64_t seq = 0;
   std::string subject;
   std::chrono::system_clock::time_point time;
-  std::uint64_t steady_ms = 0;  // publish time, for the history's age limit
+  std::uint64_t steady_ms = 0;  // arrival at the router (its loop clock)
   type_id type = nullptr;
   std::size_t bytes = 0;  // estimated size, for the history's byte limit
 };
@@ -83,10 +83,6 @@ std::shared_ptr<event_record> make_event(std::string_view subject,
   auto rec = std::make_shared<typed_event_record<V>>(std::forward<T>(payload));
   rec->subject.assign(subject);
   rec->time = std::chrono::system_clock::now();
-  rec->steady_ms = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::steady_clock::now().time_since_epoch())
-          .count());
   rec->type = type_of<V>();
   rec->bytes = sizeof(typed_event_record<V>) + subject.size() +
                payload_bytes(rec->value);
