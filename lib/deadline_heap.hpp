@@ -12,6 +12,29 @@
 namespace courier::detail {
 
 inline constexpr std::uint32_t no_heap_pos = 0xFFFFFFFFu;
+inline constexpr std::uint32_t no_record = 0xFFFFFFFFu;
+
+/// Takes a record index off the free list threaded through `link` (or
+/// appends a record) and stamps it with the next sequence number (never
+/// 0), so that an id (index, sequence) of a reused record goes stale.
+template <class Record>
+std::uint32_t take_record(std::vector<Record>& records,
+                          std::uint32_t& free_head, std::uint32_t Record::*link,
+                          std::uint32_t& next_seq) {
+  std::uint32_t index;
+  if (free_head != no_record) {
+    index = free_head;
+    free_head = records[index].*link;
+  } else {
+    index = static_cast<std::uint32_t>(records.size());
+    records.emplace_back();
+  }
+  records[index].seq = next_seq++;
+  if (next_seq == 0) {
+    next_seq = 1;
+  }
+  return index;
+}
 
 template <class Record>
 class deadline_heap {

@@ -6,19 +6,9 @@ namespace courier::detail {
 
 std::uint64_t pending_asks::add(actor_ref owner, continuation&& cont,
                                 std::uint64_t deadline_ms) {
-  std::uint32_t index;
-  if (free_head_ != npos) {
-    index = free_head_;
-    free_head_ = records_[index].next_free;
-  } else {
-    index = static_cast<std::uint32_t>(records_.size());
-    records_.emplace_back();
-  }
+  std::uint32_t index =
+      take_record(records_, free_head_, &record::next_free, next_seq_);
   record& r = records_[index];
-  r.seq = next_seq_++;
-  if (next_seq_ == 0) {
-    next_seq_ = 1;
-  }
   r.owner = owner;
   r.deadline = deadline_ms;
   r.timed_out = false;

@@ -7,19 +7,9 @@ namespace courier::detail {
 std::uint64_t timer_table::add(actor* owner, std::uint32_t& head,
                                std::uint64_t deadline, std::uint64_t period,
                                std::unique_ptr<timer_action> action) {
-  std::uint32_t index;
-  if (free_head_ != npos) {
-    index = free_head_;
-    free_head_ = records_[index].next;
-  } else {
-    index = static_cast<std::uint32_t>(records_.size());
-    records_.emplace_back();
-  }
+  std::uint32_t index =
+      take_record(records_, free_head_, &record::next, next_seq_);
   record& r = records_[index];
-  r.seq = next_seq_++;
-  if (next_seq_ == 0) {
-    next_seq_ = 1;
-  }
   r.owner = owner;
   r.deadline = deadline;
   r.period = period;
