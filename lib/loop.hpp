@@ -78,6 +78,29 @@ class loop {
   }
   void cancel_timers_of(actor& owner);
 
+  /// Makes `a` the running actor while it lives, for code of `a` that runs
+  /// in a uv callback rather than in a handler (so that it may ask, start
+  /// timers, ...). Thread safety: this loop.
+  class actor_scope {
+   public:
+    actor_scope(loop& l, actor& a) noexcept
+        : loop_(l), saved_(l.running_), saved_request_(l.current_) {
+      l.running_ = &a;
+      l.current_ = nullptr;
+    }
+    actor_scope(const actor_scope&) = delete;
+    actor_scope& operator=(const actor_scope&) = delete;
+    ~actor_scope() {
+      loop_.running_ = saved_;
+      loop_.current_ = saved_request_;
+    }
+
+   private:
+    loop& loop_;
+    actor* saved_;
+    envelope* saved_request_;
+  };
+
   /// The live actor of `ref` on this loop, or null. Thread safety: this
   /// loop.
   actor* local_actor(actor_ref ref) const noexcept;

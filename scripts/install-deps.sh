@@ -6,7 +6,7 @@
 set -euo pipefail
 
 pkgs=(g++ make cmake pkg-config libuv1-dev libconcurrentqueue-dev
-      libboost-test-dev)
+      libboost-test-dev libhttp-parser-dev nlohmann-json3-dev curl)
 if [ "${COURIER_WITH_CAF:-0}" = 1 ]; then
   pkgs+=(libcaf-dev)
 fi

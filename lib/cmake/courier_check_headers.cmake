@@ -11,5 +11,5 @@ function(courier_check_headers include_dir)
   endforeach()
   add_library(courier_check_headers OBJECT EXCLUDE_FROM_ALL ${sources})
   target_link_libraries(courier_check_headers PRIVATE courier::courier
-                        courier_warnings)
+                        courier::http courier_warnings)
 endfunction()

@@ -1,0 +1,262 @@
+#pragma once
+
+// The HTTP edge: an HTTP/1.1 server that runs as an actor on a courier
+// loop (libuv TCP, the nodejs http_parser), with routes that answer
+// requests directly or by asking actors. Link courier::http.
+
+#include "courier/actor_ref.hpp"
+#include "courier/ask.hpp"
+#include "courier/error.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace courier {
+class system;
+}
+
+namespace courier::http {
+
+/// Header fields in arrival order; names compare case-insensitively.
+class headers {
+ public:
+  /// The first value of `name`, or null.
+  const std::string* find(std::string_view name) const noexcept;
+  /// The first value of `name`, or "".
+  std::string_view get(std::string_view name) const noexcept;
+  /// Replaces every field `name` with one.
+  void set(std::string_view name, std::string_view value);
+  /// Adds a field (keeps the others of that name).
+  void add(std::string_view name, std::string_view value);
+  bool contains(std::string_view name) const noexcept {
+    return find(name) != nullptr;
+  }
+  const std::vector<std::pair<std::string, std::string>>& fields()
+      const noexcept {
+    return fields_;
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> fields_;
+};
+
+/// A parsed request. `path` is percent-decoded; `query` holds the decoded
+/// query parameters in order; `params` the route's named parameters.
+struct request {
+  std::string method;  ///< as sent: "GET", "POST", ...
+  std::string target;  ///< the raw request target
+  std::string path;
+  std::vector<std::pair<std::string, std::string>> query;
+  std::vector<std::pair<std::string, std::string>> params;
+  http::headers headers;
+  std::string body;
+  int version_minor = 1;  ///< HTTP/1.x
+
+  /// The query parameter `name` (first one), or nullopt.
+  std::optional<std::string> query_param(std::string_view name) const;
+  /// The route parameter `name` ("" when absent).
+  std::string_view param(std::string_view name) const noexcept;
+};
+
+/// A response. The server adds Date, Server, Content-Length and
+/// Connection; a HEAD request gets the headers without the body.
+struct response {
+  int status = 200;
+  http::headers headers;
+  std::string body;
+
+  static response text(int status, std::string body,
+                       std::string_view content_type =
+                           "text/plain; "
+                           "charset=utf-8");
+  static response json(int status, const nlohmann::json& body);
+  /// The stable error shape: {"error": {"status": N, "message": "..."}}.
+  static response error(int status, std::string_view message);
+};
+
+/// Answers one request, now or later (after an ask). Copyable; the first
+/// send() wins. Thread safety: the edge's loop (route handlers and ask
+/// continuations run there).
+class responder {
+ public:
+  void send(response r) const;
+  /// The request was answered or its connection closed.
+  bool done() const noexcept;
+
+  struct state;
+  explicit responder(std::shared_ptr<state> s) : state_(std::move(s)) {}
+
+ private:
+  std::shared_ptr<state> state_;
+};
+
+/// A route handler: runs on the edge's loop, in the edge actor's context
+/// (so it may ask actors with then()), and answers through the responder.
+using handler = std::function<void(request&, responder)>;
+
+/// How an ask failure becomes a response: timeout 504, dead target 503,
+/// handler threw 500 (the detail only with server_config::expose_errors),
+/// anything else 500.
+response error_response(const ask_error& e, bool expose_detail);
+
+namespace detail {
+bool expose_errors_here() noexcept;
+template <class R>
+response reply_to_response(R&& reply) {
+  using T = std::decay_t<R>;
+  if constexpr (std::is_same_v<T, response>) {
+    return std::forward<R>(reply);
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return response::text(200, std::forward<R>(reply));
+  } else {
+    return response::json(200, nlohmann::json(std::forward<R>(reply)));
+  }
+}
+}  // namespace detail
+
+/// A route that asks `target` with to_message(request) and answers with
+/// the reply: a `response` as is, a std::string as text, anything else
+/// through its nlohmann::json conversion (application/json). The request
+/// fails with error_response() when the ask does.
+template <class R, class ToMessage>
+handler ask_route(
+    actor_ref target, ToMessage to_message,
+    std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+  return [target, to_message = std::move(to_message), timeout](request& req,
+                                                               responder out) {
+    courier::detail::pending_ask_access::make<R>(target, to_message(req),
+                                                 timeout)
+        .then(
+            [out](R reply) {
+              out.send(detail::reply_to_response(std::move(reply)));
+            },
+            [out](const ask_error& e) {
+              out.send(error_response(e, detail::expose_errors_here()));
+            });
+  };
+}
+
+/// The routes of a server: method + path pattern. A pattern is a path
+/// whose segments may be `{name}` (one segment) or, last, `{name*}` (the
+/// rest of the path, possibly empty).
+class routes {
+ public:
+  routes& add(std::string_view method, std::string_view pattern, handler h);
+  /// A plain function route: response(const request&).
+  routes& add(std::string_view method, std::string_view pattern,
+              std::function<response(const request&)> f);
+
+  template <class H>
+  routes& get(std::string_view pattern, H&& h) {
+    return add("GET", pattern, std::forward<H>(h));
+  }
+  template <class H>
+  routes& post(std::string_view pattern, H&& h) {
+    return add("POST", pattern, std::forward<H>(h));
+  }
+  template <class H>
+  routes& put(std::string_view pattern, H&& h) {
+    return add("PUT", pattern, std::forward<H>(h));
+  }
+  template <class H>
+  routes& del(std::string_view pattern, H&& h) {
+    return add("DELETE", pattern, std::forward<H>(h));
+  }
+
+  struct entry {
+    std::string method;
+    std::string pattern;
+    std::vector<std::string> segments;
+    handler h;
+    /// A bearer token this route requires (set by protect()).
+    std::string bearer;
+  };
+  /// Requires `Authorization: Bearer <token>` on the routes added so far
+  /// whose pattern starts with `prefix` (401 otherwise).
+  routes& protect(std::string_view prefix, std::string token);
+
+  const std::vector<entry>& entries() const noexcept { return entries_; }
+
+ private:
+  std::vector<entry> entries_;
+};
+
+/// Server settings; every limit has a safe default.
+struct server_config {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 0;  ///< 0: an ephemeral port (see server::port())
+  /// The loop of the edge actor (default: round-robin).
+  std::optional<std::uint16_t> loop{};
+  std::size_t max_header_bytes = 16 * 1024;  ///< request line + headers
+  std::size_t max_body_bytes = 1024 * 1024;
+  std::size_t max_connections = 10000;
+  /// Bytes of responses a connection may have queued: past it, the server
+  /// stops reading that connection until the client reads.
+  std::size_t max_write_buffer = 4 * 1024 * 1024;
+  std::size_t max_pipelined = 64;  ///< requests in flight per connection
+  /// A request whose headers (or body) have not all arrived in time gets
+  /// 408 and the connection closes (slowloris).
+  std::chrono::milliseconds header_timeout{10000};
+  std::chrono::milliseconds body_timeout{30000};
+  /// A keep-alive connection idle this long closes quietly.
+  std::chrono::milliseconds idle_timeout{60000};
+  /// How long stop() lets requests in flight finish.
+  std::chrono::milliseconds shutdown_grace{5000};
+  std::string server_name = "courier";
+  /// Put the exception text of a failed handler in 500 responses.
+  bool expose_errors = false;
+  /// CORS: origins allowed ("*" for any); empty: no CORS headers.
+  std::vector<std::string> cors_origins{};
+  /// Serve GET /healthz and GET /metrics.
+  bool builtin_routes = true;
+};
+
+/// Counters of a server, also served at /metrics.
+struct server_stats {
+  std::uint64_t connections_open = 0;
+  std::uint64_t connections_accepted = 0;
+  std::uint64_t connections_rejected = 0;
+  std::uint64_t requests = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::uint64_t bad_requests = 0;  ///< 4xx sent for malformed input
+  std::uint64_t timeouts = 0;      ///< 408 for slow clients
+};
+
+/// A running server (a handle; copyable).
+class server {
+ public:
+  server() = default;
+
+  /// Spawns the edge actor and waits until it listens. Throws
+  /// std::system_error when it cannot (address in use, ...). Not on a
+  /// loop thread.
+  static server start(system& sys, server_config cfg, routes r);
+
+  std::uint16_t port() const noexcept { return port_; }
+  actor_ref ref() const noexcept { return ref_; }
+
+  /// Stops accepting, lets requests in flight finish (up to
+  /// shutdown_grace), closes every connection, then stops the edge.
+  /// Blocks until done. Not on a loop thread.
+  void stop() const;
+
+  server_stats stats() const;
+
+ private:
+  actor_ref ref_{};
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace courier::http

@@ -1,0 +1,40 @@
+#pragma once
+
+// Internals of the HTTP edge shared by its source files.
+
+#include "courier/http.hpp"
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace courier::http::impl {
+
+std::string_view reason(int status) noexcept;
+
+/// Decodes %XX escapes (and '+' as a space when `plus_space`); false on a
+/// malformed escape or an encoded NUL.
+bool percent_decode(std::string_view in, std::string& out, bool plus_space);
+
+/// Splits and decodes a query string; false when malformed.
+bool parse_query(std::string_view q,
+                 std::vector<std::pair<std::string, std::string>>& out);
+
+struct route_match {
+  const routes::entry* entry = nullptr;
+  std::vector<std::pair<std::string, std::string>> params;
+  /// Methods of routes whose path matched with another method (for 405).
+  std::vector<std::string> allowed;
+};
+
+/// The route for method + decoded path (HEAD falls back to GET).
+route_match match_route(const routes& table, std::string_view method,
+                        std::string_view path);
+
+/// The IMF-fixdate of now, cached per second (per thread).
+const std::string& http_date();
+
+bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
+
+}  // namespace courier::http::impl

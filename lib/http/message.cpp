@@ -1,0 +1,378 @@
+// Requests, responses, headers, routes and the text helpers of the HTTP
+// edge (percent-decoding, query strings, status reasons, dates).
+
+#include "http_impl.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <ctime>
+
+namespace courier::http {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+}  // namespace
+
+const std::string* headers::find(std::string_view name) const noexcept {
+  for (const auto& [k, v] : fields_) {
+    if (iequals(k, name)) {
+      return &v;
+    }
+  }
+  return nullptr;
+}
+
+std::string_view headers::get(std::string_view name) const noexcept {
+  const std::string* v = find(name);
+  return v == nullptr ? std::string_view() : std::string_view(*v);
+}
+
+void headers::set(std::string_view name, std::string_view value) {
+  std::erase_if(fields_, [&](const auto& f) { return iequals(f.first, name); });
+  add(name, value);
+}
+
+void headers::add(std::string_view name, std::string_view value) {
+  fields_.emplace_back(std::string(name), std::string(value));
+}
+
+std::optional<std::string> request::query_param(std::string_view name) const {
+  for (const auto& [k, v] : query) {
+    if (k == name) {
+      return v;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string_view request::param(std::string_view name) const noexcept {
+  for (const auto& [k, v] : params) {
+    if (k == name) {
+      return v;
+    }
+  }
+  return {};
+}
+
+response response::text(int status, std::string body,
+                        std::string_view content_type) {
+  response r;
+  r.status = status;
+  r.headers.set("Content-Type", content_type);
+  r.body = std::move(body);
+  return r;
+}
+
+response response::json(int status, const nlohmann::json& body) {
+  response r;
+  r.status = status;
+  r.headers.set("Content-Type", "application/json");
+  r.body = body.dump();
+  return r;
+}
+
+response response::error(int status, std::string_view message) {
+  return json(status, {{"error",
+                        {{"status", status},
+                         {"reason", std::string(impl::reason(status))},
+                         {"message", std::string(message)}}}});
+}
+
+response error_response(const ask_error& e, bool expose_detail) {
+  switch (e.value()) {
+    case errc::ask_timeout:
+      return response::error(504,
+                             "the actor behind this route did not "
+                             "answer in time");
+    case errc::target_dead:
+    case errc::system_stopped:
+      return response::error(503,
+                             "the actor behind this route is not "
+                             "available");
+    default:
+      return response::error(
+          500, expose_detail ? std::string("the request failed: ") + e.what()
+                             : std::string("the request failed"));
+  }
+}
+
+namespace {
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    std::size_t j = path.find('/', i);
+    if (j == std::string_view::npos) {
+      j = path.size();
+    }
+    out.emplace_back(path.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+}  // namespace
+
+routes& routes::add(std::string_view method, std::string_view pattern,
+                    handler h) {
+  entry e;
+  e.method.assign(method);
+  e.pattern.assign(pattern);
+  e.segments = split_path(pattern);
+  for (std::size_t i = 0; i < e.segments.size(); ++i) {
+    const std::string& s = e.segments[i];
+    bool tail = s.size() > 3 && s.front() == '{' && s.ends_with("*}");
+    if (tail && i + 1 != e.segments.size()) {
+      throw std::invalid_argument(
+          "courier::http: a {name*} segment must be "
+          "last in \"" +
+          e.pattern + "\"");
+    }
+  }
+  e.h = std::move(h);
+  entries_.push_back(std::move(e));
+  return *this;
+}
+
+routes& routes::add(std::string_view method, std::string_view pattern,
+                    std::function<response(const request&)> f) {
+  return add(method, pattern,
+             handler([f = std::move(f)](request& req, responder out) {
+               out.send(f(req));
+             }));
+}
+
+routes& routes::protect(std::string_view prefix, std::string token) {
+  for (entry& e : entries_) {
+    if (std::string_view(e.pattern).starts_with(prefix)) {
+      e.bearer = token;
+    }
+  }
+  return *this;
+}
+
+namespace impl {
+
+std::string_view reason(int status) noexcept {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Content Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 422:
+      return "Unprocessable Content";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Unknown";
+  }
+}
+
+int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
+bool percent_decode(std::string_view in, std::string& out, bool plus_space) {
+  out.clear();
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) {
+        return false;  // a truncated escape
+      }
+      int hi = hex_value(in[i + 1]);
+      int lo = hex_value(in[i + 2]);
+      if (hi < 0 || lo < 0) {
+        return false;
+      }
+      char d = static_cast<char>(hi * 16 + lo);
+      if (d == '\0') {
+        return false;  // no NUL bytes in paths or parameters
+      }
+      out.push_back(d);
+      i += 2;
+    } else if (c == '+' && plus_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return true;
+}
+
+bool parse_query(std::string_view q,
+                 std::vector<std::pair<std::string, std::string>>& out) {
+  std::size_t i = 0;
+  while (i <= q.size() && !q.empty()) {
+    std::size_t amp = q.find('&', i);
+    if (amp == std::string_view::npos) {
+      amp = q.size();
+    }
+    std::string_view part = q.substr(i, amp - i);
+    if (!part.empty()) {
+      std::size_t eq = part.find('=');
+      std::string k;
+      std::string v;
+      if (!percent_decode(part.substr(0, eq), k, true) ||
+          (eq != std::string_view::npos &&
+           !percent_decode(part.substr(eq + 1), v, true))) {
+        return false;
+      }
+      out.emplace_back(std::move(k), std::move(v));
+    }
+    if (amp == q.size()) {
+      break;
+    }
+    i = amp + 1;
+  }
+  return true;
+}
+
+route_match match_route(const routes& table, std::string_view method,
+                        std::string_view path) {
+  route_match m;
+  std::vector<std::string> segs = split_path(path);
+  bool head = method == "HEAD";
+  for (const routes::entry& e : table.entries()) {
+    std::vector<std::pair<std::string, std::string>> params;
+    bool ok = true;
+    std::size_t i = 0;
+    for (; i < e.segments.size(); ++i) {
+      const std::string& p = e.segments[i];
+      bool var = p.size() > 2 && p.front() == '{' && p.back() == '}';
+      if (var && p.size() > 3 && p[p.size() - 2] == '*') {
+        std::string rest;
+        for (std::size_t k = i; k < segs.size(); ++k) {
+          rest += (k == i ? "" : "/") + segs[k];
+        }
+        params.emplace_back(p.substr(1, p.size() - 3), std::move(rest));
+        i = segs.size();
+        break;
+      }
+      if (i >= segs.size()) {
+        ok = false;
+        break;
+      }
+      if (var) {
+        params.emplace_back(p.substr(1, p.size() - 2), segs[i]);
+      } else if (p != segs[i]) {
+        ok = false;
+        break;
+      }
+    }
+    if (!ok || i != segs.size()) {
+      continue;
+    }
+    if (e.method == method || (head && e.method == "GET")) {
+      if (m.entry == nullptr || e.method == method) {
+        m.entry = &e;
+        m.params = std::move(params);
+        if (e.method == method) {
+          return m;
+        }
+      }
+      continue;
+    }
+    if (std::find(m.allowed.begin(), m.allowed.end(), e.method) ==
+        m.allowed.end()) {
+      m.allowed.push_back(e.method);
+    }
+  }
+  return m;
+}
+
+const std::string& http_date() {
+  thread_local std::time_t cached_at = 0;
+  thread_local std::string cached;
+  std::time_t now = std::time(nullptr);
+  if (now != cached_at) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char buf[64];
+    std::size_t n =
+        std::strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    cached.assign(buf, n);
+    cached_at = now;
+  }
+  return cached;
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
+  // Compares every byte of the longer one, whatever the contents.
+  std::size_t n = std::max(a.size(), b.size());
+  unsigned diff = a.size() == b.size() ? 0u : 1u;
+  for (std::size_t i = 0; i < n; ++i) {
+    unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff |= static_cast<unsigned>(x ^ y);
+  }
+  return diff == 0;
+}
+
+}  // namespace impl
+}  // namespace courier::http

@@ -1,0 +1,977 @@
+// The HTTP edge actor: a uv_tcp_t listener on the actor's loop, one
+// http_parser per connection, routes run in the edge's context, and
+// responses written in request order (pipelining) whatever order the asks
+// behind them finish in.
+
+#include "courier/actor.hpp"
+#include "courier/http.hpp"
+#include "courier/system.hpp"
+
+#include "../loop.hpp"
+#include "../system_core.hpp"
+#include "http_impl.hpp"
+
+#include <http_parser.h>
+#include <uv.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace courier::http {
+
+namespace impl {
+class edge;
+struct connection;
+}  // namespace impl
+
+struct responder::state {
+  impl::connection* conn = nullptr;  // null once answered or closed
+  std::uint64_t seq = 0;
+};
+
+namespace impl {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+constexpr std::array<double, 9> latency_buckets{
+    0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0};
+
+struct route_counters {
+  std::map<int, std::uint64_t> by_status;
+  std::array<std::uint64_t, latency_buckets.size()> buckets{};
+  std::uint64_t count = 0;
+  double sum = 0;
+};
+
+// --- messages to the edge
+// -----------------------------------------------------
+
+struct listen_request {};
+struct listen_result {
+  std::uint16_t port = 0;
+  std::string error;
+};
+struct stop_request {};
+struct stats_request {};
+
+}  // namespace
+
+// One response slot per request, in request order.
+struct slot {
+  std::shared_ptr<responder::state> state;
+  std::string wire;  // the serialized response, once ready
+  bool ready = false;
+  bool close_after = false;
+  bool head = false;        // answer without a body
+  std::string cors_origin;  // Access-Control-Allow-Origin, if any
+  const routes::entry* route = nullptr;
+  clock_type::time_point start;
+};
+
+struct connection {
+  uv_tcp_t tcp{};
+  uv_timer_t timer{};
+  edge* owner = nullptr;
+  http_parser parser{};
+  int open_handles = 0;
+  bool closing = false;
+  bool reading = false;
+  bool read_paused = false;   // by backpressure or the pipeline limit
+  bool stop_parsing = false;  // after an error or Connection: close
+
+  // The request being parsed.
+  request current;
+  std::string field;
+  bool last_was_value = false;
+  bool in_message = false;
+  std::size_t header_bytes = 0;
+  bool headers_done = false;
+  int error_status = 0;
+  std::string error_message;
+
+  std::deque<slot> pending;  // responses in request order
+  std::uint64_t next_seq = 0;
+  std::uint64_t first_seq = 0;  // seq of pending.front()
+  std::size_t write_bytes = 0;  // queued in uv_write, not yet written
+};
+
+struct write_req {
+  uv_write_t req{};
+  std::string data;
+  connection* conn = nullptr;
+  bool close_after = false;
+};
+
+class edge final : public actor {
+ public:
+  edge(server_config cfg, routes r)
+      : cfg_(std::move(cfg)), routes_(std::move(r)) {
+    settings_.on_message_begin = &edge::on_message_begin;
+    settings_.on_url = &edge::on_url;
+    settings_.on_header_field = &edge::on_header_field;
+    settings_.on_header_value = &edge::on_header_value;
+    settings_.on_headers_complete = &edge::on_headers_complete;
+    settings_.on_body = &edge::on_body;
+    settings_.on_message_complete = &edge::on_message_complete;
+  }
+
+  bool expose_errors() const noexcept { return cfg_.expose_errors; }
+
+  // Called by responder::send() on the edge's loop.
+  void complete(connection& c, std::uint64_t seq, response r) {
+    if (seq < c.first_seq || seq - c.first_seq >= c.pending.size()) {
+      return;
+    }
+    slot& s = c.pending[seq - c.first_seq];
+    s.state->conn = nullptr;
+    finish_slot(c, s, std::move(r));
+    flush(c);
+  }
+
+ protected:
+  courier::behavior behavior() override {
+    return {
+        [this](listen_request) { return listen(); },
+        [this](stop_request) { begin_stop(); },
+        [this](stats_request) { return stats_; },
+    };
+  }
+
+  void on_stop() override {
+    // The system stops: close everything now (no grace).
+    close_listener();
+    std::vector<connection*> all(connections_.begin(), connections_.end());
+    for (connection* c : all) {
+      close_connection(*c);
+    }
+    if (stop_promise_.pending()) {
+      stop_promise_.deliver();
+    }
+  }
+
+ private:
+  // --- listening
+  // --------------------------------------------------------------
+
+  listen_result listen() {
+    listen_result out;
+    uv_loop_t* uv = courier::detail::loop::current()->uv();
+    listener_ = new uv_tcp_t;
+    uv_tcp_init(uv, listener_);
+    listener_->data = this;
+    sockaddr_storage addr{};
+    int rc = uv_ip4_addr(cfg_.address.c_str(), cfg_.port,
+                         reinterpret_cast<sockaddr_in*>(&addr));
+    if (rc != 0) {
+      rc = uv_ip6_addr(cfg_.address.c_str(), cfg_.port,
+                       reinterpret_cast<sockaddr_in6*>(&addr));
+    }
+    if (rc == 0) {
+      rc = uv_tcp_bind(listener_, reinterpret_cast<const sockaddr*>(&addr), 0);
+    }
+    if (rc == 0) {
+      rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener_), 511,
+                     &edge::on_connection);
+    }
+    if (rc != 0) {
+      out.error = std::string("cannot listen on ") + cfg_.address + ":" +
+                  std::to_string(cfg_.port) + ": " + uv_strerror(rc);
+      close_listener();
+      stop();
+      return out;
+    }
+    sockaddr_storage bound{};
+    int len = sizeof(bound);
+    uv_tcp_getsockname(listener_, reinterpret_cast<sockaddr*>(&bound), &len);
+    out.port = ntohs(bound.ss_family == AF_INET6
+                         ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                         : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+    return out;
+  }
+
+  void close_listener() {
+    if (listener_ != nullptr) {
+      uv_close(reinterpret_cast<uv_handle_t*>(listener_),
+               [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+      listener_ = nullptr;
+    }
+  }
+
+  static void on_connection(uv_stream_t* server, int status) {
+    auto* self = static_cast<edge*>(server->data);
+    if (status < 0) {
+      return;
+    }
+    auto* c = new connection;
+    c->owner = self;
+    uv_loop_t* uv = server->loop;
+    uv_tcp_init(uv, &c->tcp);
+    uv_timer_init(uv, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->open_handles = 2;
+    if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
+      self->close_connection(*c);
+      return;
+    }
+    ++self->stats_.connections_accepted;
+    self->connections_.push_back(c);
+    ++self->stats_.connections_open;
+    if (self->stats_.connections_open > self->cfg_.max_connections ||
+        self->draining_) {
+      ++self->stats_.connections_rejected;
+      self->reject(*c, 503, "too many connections");
+      return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    self->arm_timer(*c, self->cfg_.header_timeout);
+    self->start_reading(*c);
+  }
+
+  // --- reading and parsing
+  // ----------------------------------------------------
+
+  void start_reading(connection& c) {
+    if (c.reading || c.closing) {
+      return;
+    }
+    c.reading = true;
+    uv_read_start(
+        reinterpret_cast<uv_stream_t*>(&c.tcp),
+        [](uv_handle_t*, std::size_t suggested, uv_buf_t* buf) {
+          buf->base = new char[suggested];
+          buf->len = suggested;
+        },
+        &edge::on_read);
+  }
+
+  void stop_reading(connection& c) {
+    if (c.reading) {
+      uv_read_stop(reinterpret_cast<uv_stream_t*>(&c.tcp));
+      c.reading = false;
+    }
+  }
+
+  static void on_read(uv_stream_t* stream, ssize_t n, const uv_buf_t* buf) {
+    std::unique_ptr<char[]> owned(buf->base);
+    auto* c = static_cast<connection*>(stream->data);
+    edge& self = *c->owner;
+    courier::detail::loop::actor_scope scope(*courier::detail::loop::current(), self);
+    if (n < 0) {
+      // EOF or error: answer nothing more, close once pending responses
+      // are out (a half-closed client may still read them).
+      self.stop_reading(*c);
+      c->stop_parsing = true;
+      if (c->pending.empty() || n != UV_EOF) {
+        self.close_connection(*c);
+      } else {
+        c->pending.back().close_after = true;
+      }
+      return;
+    }
+    if (n == 0 || c->stop_parsing) {
+      return;
+    }
+    self.stats_.bytes_in += static_cast<std::uint64_t>(n);
+    std::size_t parsed = http_parser_execute(
+        &c->parser, &self.settings_, buf->base, static_cast<std::size_t>(n));
+    if (c->closing) {
+      return;
+    }
+    if (c->error_status == 0 &&
+        (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK ||
+         parsed != static_cast<std::size_t>(n)) &&
+        !c->stop_parsing) {
+      c->error_status = 400;
+      c->error_message = std::string("malformed request: ") +
+                         http_errno_description(HTTP_PARSER_ERRNO(&c->parser));
+    }
+    if (c->error_status != 0) {
+      self.fail_request(*c, c->error_status, c->error_message);
+      return;
+    }
+    if (c->pending.size() >= self.cfg_.max_pipelined) {
+      c->read_paused = true;
+      self.stop_reading(*c);
+    }
+  }
+
+  static connection& conn_of(http_parser* p) {
+    return *static_cast<connection*>(p->data);
+  }
+
+  bool over_header_limit(connection& c, std::size_t add) {
+    c.header_bytes += add;
+    if (c.header_bytes > cfg_.max_header_bytes) {
+      c.error_status = 431;
+      c.error_message = "the request line and headers exceed " +
+                        std::to_string(cfg_.max_header_bytes) + " bytes";
+      return true;
+    }
+    return false;
+  }
+
+  static int on_message_begin(http_parser* p) {
+    connection& c = conn_of(p);
+    c.current = request{};
+    c.field.clear();
+    c.last_was_value = false;
+    c.in_message = true;
+    c.header_bytes = 0;
+    c.headers_done = false;
+    c.owner->arm_timer(c, c.owner->cfg_.header_timeout);
+    return 0;
+  }
+
+  static int on_url(http_parser* p, const char* at, std::size_t len) {
+    connection& c = conn_of(p);
+    if (c.owner->over_header_limit(c, len)) {
+      return 1;
+    }
+    c.current.target.append(at, len);
+    return 0;
+  }
+
+  static int on_header_field(http_parser* p, const char* at, std::size_t len) {
+    connection& c = conn_of(p);
+    if (c.owner->over_header_limit(c, len)) {
+      return 1;
+    }
+    if (c.last_was_value) {
+      c.field.clear();
+      c.last_was_value = false;
+    }
+    c.field.append(at, len);
+    return 0;
+  }
+
+  static int on_header_value(http_parser* p, const char* at, std::size_t len) {
+    connection& c = conn_of(p);
+    if (c.owner->over_header_limit(c, len)) {
+      return 1;
+    }
+    if (!c.last_was_value) {
+      c.current.headers.add(c.field, {});
+      c.last_was_value = true;
+    }
+    auto& fields =
+        const_cast<std::vector<std::pair<std::string, std::string>>&>(
+            c.current.headers.fields());
+    fields.back().second.append(at, len);
+    return 0;
+  }
+
+  static int on_headers_complete(http_parser* p) {
+    connection& c = conn_of(p);
+    edge& self = *c.owner;
+    c.headers_done = true;
+    c.current.method = http_method_str(static_cast<http_method>(p->method));
+    c.current.version_minor = p->http_minor;
+    if ((p->flags & F_CONTENTLENGTH) != 0 &&
+        p->content_length > self.cfg_.max_body_bytes) {
+      c.error_status = 413;
+      c.error_message = "the body exceeds " +
+                        std::to_string(self.cfg_.max_body_bytes) + " bytes";
+      return -1;
+    }
+    std::string_view expect = c.current.headers.get("Expect");
+    if (!expect.empty()) {
+      if (expect == "100-continue" || expect == "100-Continue") {
+        if (p->http_minor >= 1) {
+          self.write_raw(c, "HTTP/1.1 100 Continue\r\n\r\n");
+        }
+      } else {
+        c.error_status = 417;
+        c.error_message = "unsupported Expect";
+        return -1;
+      }
+    }
+    self.arm_timer(c, self.cfg_.body_timeout);
+    return 0;
+  }
+
+  static int on_body(http_parser* p, const char* at, std::size_t len) {
+    connection& c = conn_of(p);
+    if (c.current.body.size() + len > c.owner->cfg_.max_body_bytes) {
+      c.error_status = 413;
+      c.error_message = "the body exceeds " +
+                        std::to_string(c.owner->cfg_.max_body_bytes) + " bytes";
+      return 1;
+    }
+    c.current.body.append(at, len);
+    return 0;
+  }
+
+  static int on_message_complete(http_parser* p) {
+    connection& c = conn_of(p);
+    edge& self = *c.owner;
+    c.in_message = false;
+    bool keep = http_should_keep_alive(p) != 0;
+    self.dispatch(c, std::move(c.current), keep);
+    if (!keep || c.closing) {
+      c.stop_parsing = true;
+      http_parser_pause(p, 1);
+      return 0;
+    }
+    return 0;
+  }
+
+  // --- requests
+  // ---------------------------------------------------------------
+
+  slot& new_slot(connection& c) {
+    slot s;
+    s.state = std::make_shared<responder::state>();
+    s.state->conn = &c;
+    s.state->seq = c.next_seq++;
+    s.start = clock_type::now();
+    c.pending.push_back(std::move(s));
+    return c.pending.back();
+  }
+
+  void dispatch(connection& c, request req, bool keep_alive) {
+    ++stats_.requests;
+    slot& s = new_slot(c);
+    s.close_after = !keep_alive || draining_;
+    bool head = req.method == "HEAD";
+    s.head = head;
+    s.cors_origin = allowed_origin(req);
+    std::size_t q = req.target.find('?');
+    std::string_view raw_path = std::string_view(req.target).substr(0, q);
+    if (!percent_decode(raw_path, req.path, false) ||
+        (q != std::string::npos &&
+         !parse_query(std::string_view(req.target).substr(q + 1), req.query))) {
+      ++stats_.bad_requests;
+      respond(c, s, response::error(400, "malformed percent-encoding"), req);
+      return;
+    }
+    if (!cfg_.cors_origins.empty() && req.method == "OPTIONS" &&
+        req.headers.contains("Access-Control-Request-Method")) {
+      response pre;
+      pre.status = 204;
+      pre.headers.set("Access-Control-Allow-Methods",
+                      "GET, POST, PUT, DELETE, OPTIONS");
+      pre.headers.set("Access-Control-Allow-Headers",
+                      "Authorization, Content-Type, Last-Event-ID");
+      pre.headers.set("Access-Control-Max-Age", "600");
+      respond(c, s, std::move(pre), req);
+      return;
+    }
+    if (cfg_.builtin_routes && (req.method == "GET" || head)) {
+      if (req.path == "/healthz") {
+        respond(c, s, response::json(200, {{"status", "ok"}}), req);
+        return;
+      }
+      if (req.path == "/metrics") {
+        respond(c, s,
+                response::text(200, metrics_text(),
+                               "text/plain; version=0.0.4; charset=utf-8"),
+                req);
+        return;
+      }
+    }
+    route_match m = match_route(routes_, req.method, req.path);
+    if (m.entry == nullptr) {
+      if (!m.allowed.empty()) {
+        std::string allow;
+        for (const auto& a : m.allowed) {
+          allow += (allow.empty() ? "" : ", ") + a;
+        }
+        response r = response::error(
+            405, "method " + req.method + " is not allowed here");
+        r.headers.set("Allow", allow);
+        respond(c, s, std::move(r), req);
+      } else {
+        respond(c, s, response::error(404, "no route for " + req.path), req);
+      }
+      return;
+    }
+    s.route = m.entry;
+    if (!m.entry->bearer.empty()) {
+      std::string_view auth = req.headers.get("Authorization");
+      if (!auth.starts_with("Bearer ") ||
+          !constant_time_equal(auth.substr(7), m.entry->bearer)) {
+        response r = response::error(401, "a valid bearer token is required");
+        r.headers.set("WWW-Authenticate", "Bearer");
+        respond(c, s, std::move(r), req);
+        return;
+      }
+    }
+    req.params = std::move(m.params);
+    responder out(s.state);
+    std::uint64_t seq = s.state->seq;
+    try {
+      m.entry->h(req, out);
+    } catch (const std::exception& e) {
+      if (!out.done()) {
+        complete(c, seq,
+                 response::error(
+                     500, cfg_.expose_errors
+                              ? std::string("the handler threw: ") + e.what()
+                              : std::string("the request failed")));
+      }
+    } catch (...) {
+      if (!out.done()) {
+        complete(c, seq, response::error(500, "the request failed"));
+      }
+    }
+  }
+
+  // The Access-Control-Allow-Origin value for this request ("": none).
+  std::string allowed_origin(const request& req) const {
+    if (cfg_.cors_origins.empty()) {
+      return {};
+    }
+    std::string_view origin = req.headers.get("Origin");
+    if (origin.empty()) {
+      return {};
+    }
+    for (const std::string& o : cfg_.cors_origins) {
+      if (o == "*") {
+        return "*";
+      }
+      if (o == origin) {
+        return std::string(origin);
+      }
+    }
+    return {};
+  }
+
+  void respond(connection& c, slot& s, response r, const request& /*req*/) {
+    s.state->conn = nullptr;
+    finish_slot(c, s, std::move(r));
+    flush(c);
+  }
+
+  void finish_slot(connection& c, slot& s, response r) {
+    if (!s.cors_origin.empty()) {
+      r.headers.set("Access-Control-Allow-Origin", s.cors_origin);
+      if (s.cors_origin != "*") {
+        r.headers.add("Vary", "Origin");
+      }
+    }
+    serialize(c, s, r, s.head);
+    s.ready = true;
+    record(s, r.status);
+  }
+
+  void serialize(connection& c, slot& s, const response& r, bool head) {
+    std::string& w = s.wire;
+    w.reserve(256 + r.body.size());
+    w += c.parser.http_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    w += std::to_string(r.status);
+    w += ' ';
+    w += reason(r.status);
+    w += "\r\n";
+    for (const auto& [k, v] : r.headers.fields()) {
+      w += k;
+      w += ": ";
+      w += v;
+      w += "\r\n";
+    }
+    w += "Date: ";
+    w += http_date();
+    w += "\r\nServer: ";
+    w += cfg_.server_name;
+    w += "\r\n";
+    bool no_body = r.status == 204 || r.status == 304 || r.status < 200;
+    if (!no_body && !r.headers.contains("Content-Length")) {
+      w += "Content-Length: ";
+      w += std::to_string(r.body.size());
+      w += "\r\n";
+    }
+    if (r.status >= 400 && (r.status == 400 || r.status == 408 ||
+                            r.status == 413 || r.status == 431)) {
+      s.close_after = true;  // the stream may be out of sync
+    }
+    if (draining_) {
+      s.close_after = true;  // stopping: no further request on it
+    }
+    if (s.close_after) {
+      w += "Connection: close\r\n";
+    } else if (c.parser.http_minor == 0) {
+      w += "Connection: keep-alive\r\n";
+    }
+    w += "\r\n";
+    if (!head && !no_body) {
+      w += r.body;
+    }
+  }
+
+  void record(const slot& s, int status) {
+    const std::string& key = s.route != nullptr ? s.route->pattern : unrouted_;
+    route_counters& rc = counters_[key];
+    ++rc.by_status[status];
+    double secs =
+        std::chrono::duration<double>(clock_type::now() - s.start).count();
+    ++rc.count;
+    rc.sum += secs;
+    for (std::size_t i = 0; i < latency_buckets.size(); ++i) {
+      if (secs <= latency_buckets[i]) {
+        ++rc.buckets[i];
+      }
+    }
+  }
+
+  // Writes the ready responses at the front, in order.
+  void flush(connection& c) {
+    while (!c.pending.empty() && c.pending.front().ready && !c.closing) {
+      slot s = std::move(c.pending.front());
+      c.pending.pop_front();
+      ++c.first_seq;
+      write_raw(c, std::move(s.wire), s.close_after);
+      if (s.close_after) {
+        c.stop_parsing = true;
+        stop_reading(c);
+        // Later requests (pipelined after a close) are never answered.
+        for (slot& rest : c.pending) {
+          rest.state->conn = nullptr;
+        }
+        c.pending.clear();
+        return;
+      }
+    }
+    if (c.pending.empty() && !c.in_message && !c.closing) {
+      if (draining_) {
+        close_connection(c);
+        return;
+      }
+      arm_timer(c, cfg_.idle_timeout);
+    }
+    if (c.read_paused && c.pending.size() < cfg_.max_pipelined &&
+        c.write_bytes < cfg_.max_write_buffer && !c.stop_parsing) {
+      c.read_paused = false;
+      start_reading(c);
+    }
+  }
+
+  void write_raw(connection& c, std::string data, bool close_after = false) {
+    if (c.closing) {
+      return;
+    }
+    auto* w = new write_req;
+    w->data = std::move(data);
+    w->conn = &c;
+    w->close_after = close_after;
+    c.write_bytes += w->data.size();
+    stats_.bytes_out += w->data.size();
+    uv_buf_t buf =
+        uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+    int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c.tcp), &buf, 1,
+                      &edge::on_write);
+    if (rc != 0) {
+      c.write_bytes -= w->data.size();
+      delete w;
+      close_connection(c);
+      return;
+    }
+    if (c.write_bytes >= cfg_.max_write_buffer) {
+      c.read_paused = true;
+      stop_reading(c);
+    }
+  }
+
+  static void on_write(uv_write_t* req, int status) {
+    std::unique_ptr<write_req> w(reinterpret_cast<write_req*>(req));
+    connection& c = *w->conn;
+    c.write_bytes -= w->data.size();
+    if (c.closing) {
+      c.owner->release_if_closed(c);
+      return;
+    }
+    edge& self = *c.owner;
+    courier::detail::loop::actor_scope scope(*courier::detail::loop::current(), self);
+    if (status < 0 || w->close_after) {
+      self.close_connection(c);
+      return;
+    }
+    if (c.read_paused && c.write_bytes < self.cfg_.max_write_buffer &&
+        c.pending.size() < self.cfg_.max_pipelined && !c.stop_parsing) {
+      c.read_paused = false;
+      self.start_reading(c);
+    }
+  }
+
+  // An error answer after the requests already pending, then close.
+  void fail_request(connection& c, int status, const std::string& message) {
+    ++stats_.bad_requests;
+    c.stop_parsing = true;
+    stop_reading(c);
+    slot& s = new_slot(c);
+    s.close_after = true;
+    s.state->conn = nullptr;
+    finish_slot(c, s, response::error(status, message));
+    flush(c);
+  }
+
+  void reject(connection& c, int status, const std::string& message) {
+    slot& s = new_slot(c);
+    s.close_after = true;
+    s.state->conn = nullptr;
+    finish_slot(c, s, response::error(status, message));
+    flush(c);
+  }
+
+  // --- timers
+  // -----------------------------------------------------------------
+
+  void arm_timer(connection& c, std::chrono::milliseconds d) {
+    if (c.closing) {
+      return;
+    }
+    uv_timer_start(&c.timer, &edge::on_timer,
+                   static_cast<std::uint64_t>(d.count()), 0);
+  }
+
+  static void on_timer(uv_timer_t* t) {
+    auto* c = static_cast<connection*>(t->data);
+    edge& self = *c->owner;
+    courier::detail::loop::actor_scope scope(*courier::detail::loop::current(), self);
+    if (c->in_message) {
+      ++self.stats_.timeouts;
+      self.fail_request(*c, 408,
+                        c->headers_done
+                            ? "the request body did not arrive in time"
+                            : "the request headers did not arrive in time");
+      return;
+    }
+    if (c->pending.empty()) {
+      self.close_connection(*c);  // idle keep-alive: close quietly
+    }
+  }
+
+  // --- closing
+  // ----------------------------------------------------------------
+
+  void close_connection(connection& c) {
+    if (c.closing) {
+      return;
+    }
+    c.closing = true;
+    for (slot& s : c.pending) {
+      s.state->conn = nullptr;
+    }
+    c.pending.clear();
+    auto it = std::find(connections_.begin(), connections_.end(), &c);
+    if (it != connections_.end()) {
+      connections_.erase(it);
+      --stats_.connections_open;
+    }
+    uv_timer_stop(&c.timer);
+    auto done = [](uv_handle_t* h) {
+      auto* conn = static_cast<connection*>(h->data);
+      --conn->open_handles;
+      conn->owner->release_if_closed(*conn);
+    };
+    uv_close(reinterpret_cast<uv_handle_t*>(&c.timer), done);
+    uv_close(reinterpret_cast<uv_handle_t*>(&c.tcp), done);
+    if (draining_ && connections_.empty() && stop_promise_.pending()) {
+      finish_stop();
+    }
+  }
+
+  void release_if_closed(connection& c) {
+    // Freed once both handles are closed and no write is in flight.
+    if (c.open_handles == 0 && c.write_bytes == 0 && c.closing) {
+      delete &c;
+    }
+  }
+
+  // --- graceful stop
+  // ----------------------------------------------------------
+
+  void begin_stop() {
+    stop_promise_ = make_response_promise<void>();
+    draining_ = true;
+    close_listener();
+    std::vector<connection*> idle;
+    for (connection* c : connections_) {
+      if (c->pending.empty() && !c->in_message) {
+        idle.push_back(c);
+      }
+    }
+    for (connection* c : idle) {
+      close_connection(*c);
+    }
+    if (connections_.empty()) {
+      finish_stop();
+      return;
+    }
+    after(cfg_.shutdown_grace, [this] {
+      std::vector<connection*> all(connections_.begin(), connections_.end());
+      for (connection* c : all) {
+        close_connection(*c);
+      }
+      if (stop_promise_.pending()) {
+        finish_stop();
+      }
+    });
+  }
+
+  void finish_stop() {
+    stop_promise_.deliver();
+    stop();
+  }
+
+  // --- metrics
+  // ----------------------------------------------------------------
+
+  std::string metrics_text() {
+    std::string o;
+    auto line = [&o](const std::string& name, std::uint64_t v) {
+      o += name + " " + std::to_string(v) + "\n";
+    };
+    auto type = [&o](const char* name, const char* t, const char* help) {
+      o += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name +
+           " " + t + "\n";
+    };
+    type("courier_http_connections_open", "gauge", "Open connections.");
+    line("courier_http_connections_open", stats_.connections_open);
+    type("courier_http_connections_accepted_total", "counter",
+         "Connections accepted.");
+    line("courier_http_connections_accepted_total",
+         stats_.connections_accepted);
+    type("courier_http_connections_rejected_total", "counter",
+         "Connections refused with 503 (limit or stopping).");
+    line("courier_http_connections_rejected_total",
+         stats_.connections_rejected);
+    type("courier_http_bytes_received_total", "counter", "Bytes read.");
+    line("courier_http_bytes_received_total", stats_.bytes_in);
+    type("courier_http_bytes_sent_total", "counter", "Bytes written.");
+    line("courier_http_bytes_sent_total", stats_.bytes_out);
+    type("courier_http_requests_total", "counter",
+         "Requests by route and status.");
+    for (const auto& [route, rc] : counters_) {
+      for (const auto& [status, n] : rc.by_status) {
+        line("courier_http_requests_total{route=\"" + route + "\",status=\"" +
+                 std::to_string(status) + "\"}",
+             n);
+      }
+    }
+    type("courier_http_request_duration_seconds", "histogram",
+         "Time from the end of a request to its response, by route.");
+    for (const auto& [route, rc] : counters_) {
+      std::string base =
+          "courier_http_request_duration_seconds_bucket{route=\"" + route +
+          "\",le=\"";
+      for (std::size_t i = 0; i < latency_buckets.size(); ++i) {
+        char le[32];
+        std::snprintf(le, sizeof(le), "%g", latency_buckets[i]);
+        line(base + le + "\"}", rc.buckets[i]);
+      }
+      line(base + "+Inf\"}", rc.count);
+      char sum[64];
+      std::snprintf(sum, sizeof(sum), "%.6f", rc.sum);
+      o += "courier_http_request_duration_seconds_sum{route=\"" + route +
+           "\"} " + sum + "\n";
+      line("courier_http_request_duration_seconds_count{route=\"" + route +
+               "\"}",
+           rc.count);
+    }
+    courier::metrics m = courier::detail::system_of(*this).snapshot();
+    type("courier_actors", "gauge", "Live actors.");
+    std::uint64_t actors = 0;
+    std::uint64_t depth = 0;
+    std::uint64_t timers = 0;
+    for (const auto& l : m.loops) {
+      actors += l.actors;
+      depth += l.inbound_depth;
+      timers += l.timers;
+    }
+    line("courier_actors", actors);
+    type("courier_inbound_queue_depth", "gauge",
+         "Cross-thread messages waiting, all loops.");
+    line("courier_inbound_queue_depth", depth);
+    type("courier_timers", "gauge", "Pending actor timers.");
+    line("courier_timers", timers);
+    type("courier_dead_letters_total", "counter",
+         "Messages to stopped or unknown actors.");
+    line("courier_dead_letters_total", m.dead_letters);
+    type("courier_unhandled_total", "counter", "Messages no handler matched.");
+    line("courier_unhandled_total", m.unhandled);
+    type("courier_actor_failures_total", "counter", "Handlers that threw.");
+    line("courier_actor_failures_total", m.failures);
+    type("courier_ask_timeouts_total", "counter", "Asks past their deadline.");
+    line("courier_ask_timeouts_total", m.ask_timeouts);
+    return o;
+  }
+
+  server_config cfg_;
+  routes routes_;
+  http_parser_settings settings_{};
+  uv_tcp_t* listener_ = nullptr;
+  std::vector<connection*> connections_;
+  std::map<std::string, route_counters> counters_;
+  const std::string unrouted_ = "(none)";
+  server_stats stats_;
+  bool draining_ = false;
+  response_promise<void> stop_promise_;
+};
+
+}  // namespace impl
+
+void responder::send(response r) const {
+  if (state_ == nullptr || state_->conn == nullptr) {
+    return;
+  }
+  impl::connection& c = *state_->conn;
+  c.owner->complete(c, state_->seq, std::move(r));
+}
+
+bool responder::done() const noexcept {
+  return state_ == nullptr || state_->conn == nullptr;
+}
+
+namespace detail {
+bool expose_errors_here() noexcept {
+  courier::detail::loop* l = courier::detail::loop::current();
+  actor* a = l == nullptr ? nullptr : l->current_actor();
+  auto* e = dynamic_cast<impl::edge*>(a);
+  return e != nullptr && e->expose_errors();
+}
+}  // namespace detail
+
+server server::start(system& sys, server_config cfg, routes r) {
+  spawn_options where;
+  where.loop = cfg.loop;
+  actor_ref ref = sys.spawn<impl::edge>(where, std::move(cfg), std::move(r));
+  impl::listen_result res =
+      ref.ask<impl::listen_result>(impl::listen_request{}).get();
+  if (!res.error.empty()) {
+    throw std::system_error(std::make_error_code(std::errc::address_in_use),
+                            res.error);
+  }
+  server s;
+  s.ref_ = ref;
+  s.port_ = res.port;
+  return s;
+}
+
+void server::stop() const {
+  try {
+    ref_.ask<void>(impl::stop_request{}, {.timeout = std::chrono::minutes(5)})
+        .get();
+  } catch (const ask_error& e) {
+    if (e.value() != errc::target_dead && e.value() != errc::system_stopped) {
+      throw;
+    }
+  }
+}
+
+server_stats server::stats() const {
+  return ref_.ask<server_stats>(impl::stats_request{}).get();
+}
+
+}  // namespace courier::http

@@ -1,0 +1,635 @@
+// Tests of the HTTP edge over real sockets on 127.0.0.1: routing, asks
+// behind routes, error mapping, keep-alive, pipelining with out-of-order
+// asks, HEAD, chunked bodies, 100-continue, limits, slow clients, a corpus
+// of malformed requests, CORS, bearer tokens, metrics, graceful stop, curl
+// as an independent client, and 1,000 concurrent connections.
+#define BOOST_TEST_MODULE http
+#include "courier/http.hpp"
+
+#include "courier/courier.hpp"
+
+#include "support/scale.hpp"
+#include "support/time_limit.hpp"
+#include "support/wait.hpp"
+
+#include <arpa/inet.h>
+#include <boost/test/unit_test.hpp>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+namespace http = courier::http;
+
+// A blocking client socket with a receive deadline per call.
+class client {
+ public:
+  explicit client(std::uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  }
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+  ~client() {
+    if (fd_ >= 0) {
+      ::close(fd_);
+    }
+  }
+  bool ok() const { return ok_; }
+
+  void send(std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0) {
+        return;
+      }
+      data.remove_prefix(static_cast<std::size_t>(n));
+    }
+  }
+
+  // Reads until `pred(buffer)` holds, the peer closes, or the deadline.
+  template <class Pred>
+  bool read_until(Pred pred, std::chrono::milliseconds deadline = 10000ms) {
+    auto end = clock_type::now() + deadline;
+    while (!pred(buf_)) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          end - clock_type::now());
+      if (left.count() <= 0) {
+        return false;
+      }
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+        return false;
+      }
+      char tmp[16384];
+      ssize_t n = ::recv(fd_, tmp, sizeof(tmp), 0);
+      if (n <= 0) {
+        closed_ = true;
+        return pred(buf_);
+      }
+      buf_.append(tmp, static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+
+  struct reply {
+    int status = 0;
+    std::string head;  // status line + headers
+    std::string body;
+    bool complete = false;
+    std::string header(std::string_view name) const {
+      std::string lower_head;
+      for (char c : head) {
+        lower_head.push_back(static_cast<char>(std::tolower(c)));
+      }
+      std::string key = "\r\n";
+      for (char c : name) {
+        key.push_back(static_cast<char>(std::tolower(c)));
+      }
+      key += ": ";
+      std::size_t i = lower_head.find(key);
+      if (i == std::string::npos) {
+        return {};
+      }
+      i += key.size();
+      return head.substr(i, head.find("\r\n", i) - i);
+    }
+  };
+
+  // Reads one response (Content-Length framed; HEAD: no body).
+  reply read_reply(bool head_request = false,
+                   std::chrono::milliseconds deadline = 10000ms) {
+    reply r;
+    if (!read_until(
+            [](const std::string& b) {
+              return b.find("\r\n\r\n") != std::string::npos;
+            },
+            deadline)) {
+      return r;
+    }
+    std::size_t end = buf_.find("\r\n\r\n");
+    r.head = buf_.substr(0, end);
+    r.status = std::atoi(r.head.c_str() + 9);
+    std::size_t len = 0;
+    std::string cl = r.header("Content-Length");
+    if (!cl.empty() && !head_request) {
+      len = std::stoul(cl);
+    }
+    if (!read_until(
+            [&](const std::string& b) { return b.size() >= end + 4 + len; },
+            deadline)) {
+      return r;
+    }
+    r.body = buf_.substr(end + 4, len);
+    buf_.erase(0, end + 4 + len);
+    r.complete = true;
+    return r;
+  }
+
+  // True when the server closed the connection (within the deadline).
+  bool closed_by_peer(std::chrono::milliseconds deadline = 10000ms) {
+    read_until([this](const std::string&) { return closed_; }, deadline);
+    return closed_;
+  }
+
+ private:
+  int fd_ = -1;
+  bool ok_ = false;
+  bool closed_ = false;
+  std::string buf_;
+};
+
+std::string get(std::string_view path, std::string_view extra = {}) {
+  return "GET " + std::string(path) + " HTTP/1.1\r\nHost: t\r\n" +
+         std::string(extra) + "\r\n";
+}
+
+// --- actors behind routes
+// ------------------------------------------------------
+
+struct order {
+  int id = 0;
+  std::string item;
+};
+void to_json(nlohmann::json& j, const order& o) {
+  j = nlohmann::json{{"id", o.id}, {"item", o.item}};
+}
+struct find_order {
+  int id;
+};
+struct slow_echo {
+  std::string text;
+  int delay_ms;
+};
+struct never_answer {};
+struct explode {};
+
+class orders_actor : public courier::actor {
+ protected:
+  courier::behavior behavior() override {
+    return {
+        [](const find_order& f) {
+          return order{f.id, "widget"};
+        },
+        [this](const slow_echo& s) {
+          auto p = make_response_promise<std::string>();
+          after(std::chrono::milliseconds(s.delay_ms),
+                [p, t = s.text]() mutable { p.deliver(t); });
+          return p;
+        },
+        [this](never_answer) {
+          held_ = make_response_promise<std::string>();
+          return held_;
+        },
+        [](explode) -> std::string {
+          throw std::runtime_error("secret internal detail");
+        },
+    };
+  }
+
+ private:
+  courier::response_promise<std::string> held_;
+};
+
+struct fixture {
+  explicit fixture(http::server_config cfg = {})
+      : sys(courier::system_config{.loops = 2}) {
+    orders = sys.spawn<orders_actor>();
+    http::routes r;
+    r.get("/hello", [](const http::request&) {
+      return http::response::text(200, "hello");
+    });
+    r.get("/orders/{id}",
+          http::ask_route<order>(orders, [](const http::request& q) {
+            return find_order{std::stoi(std::string(q.param("id")))};
+          }));
+    r.get("/echo", [](const http::request& q) {
+      std::string out = "path=" + q.path;
+      for (const auto& [k, v] : q.query) {
+        out += ";" + k + "=" + v;
+      }
+      return http::response::text(200, out);
+    });
+    r.get("/files/{rest*}", [](const http::request& q) {
+      return http::response::text(200, "rest=" + std::string(q.param("rest")));
+    });
+    r.post("/body", [](const http::request& q) {
+      return http::response::text(200, "got " + std::to_string(q.body.size()) +
+                                           ":" + q.body.substr(0, 16));
+    });
+    r.get("/slow",
+          http::ask_route<std::string>(orders, [](const http::request& q) {
+            return slow_echo{q.query_param("t").value_or("x"),
+                             std::stoi(q.query_param("ms").value_or("0"))};
+          }));
+    r.get("/timeout",
+          http::ask_route<std::string>(
+              orders, [](const http::request&) { return never_answer{}; },
+              100ms));
+    r.get("/boom", http::ask_route<std::string>(
+                       orders, [](const http::request&) { return explode{}; }));
+    r.get("/dead", http::ask_route<std::string>(
+                       dead, [](const http::request&) { return explode{}; }));
+    r.get("/throws", [](const http::request&) -> http::response {
+      throw std::runtime_error("handler bug");
+    });
+    r.post("/admin/reset", [](const http::request&) {
+      return http::response::text(200, "reset");
+    });
+    r.protect("/admin", "s3cret");
+    srv = http::server::start(sys, cfg, std::move(r));
+  }
+
+  courier::system sys;
+  courier::actor_ref orders;
+  courier::actor_ref dead{};
+  http::server srv;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(plain_routes_params_and_query) {
+  courier::test::time_limit guard{30s};
+  fixture f;
+  BOOST_REQUIRE(f.srv.port() != 0);
+  client c(f.srv.port());
+  BOOST_REQUIRE(c.ok());
+  c.send(get("/hello"));
+  auto r = c.read_reply();
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.body == "hello");
+  BOOST_TEST(!r.header("Date").empty());
+  BOOST_TEST(r.header("Server") == "courier");
+  BOOST_TEST(r.header("Content-Length") == "5");
+  // Keep-alive: the same connection serves the next requests.
+  c.send(get("/echo/../echo?a=1&b=x%20y&c=p+q&empty="));
+  r = c.read_reply();
+  BOOST_TEST(r.status == 404);  // no normalisation of ".."
+  c.send(get("/echo?a=1&b=x%20y&c=p+q&empty="));
+  r = c.read_reply();
+  BOOST_TEST(r.body == "path=/echo;a=1;b=x y;c=p q;empty=");
+  c.send(get("/files/a/b%2Fc.txt"));
+  r = c.read_reply();
+  BOOST_TEST(r.body == "rest=a/b/c.txt");
+  c.send(get("/orders/123"));
+  r = c.read_reply();
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.header("Content-Type") == "application/json");
+  BOOST_TEST(r.body == R"({"id":123,"item":"widget"})");
+}
+
+BOOST_AUTO_TEST_CASE(errors_have_a_stable_json_shape) {
+  courier::test::time_limit guard{30s};
+  fixture f;
+  client c(f.srv.port());
+  c.send(get("/nowhere"));
+  auto r = c.read_reply();
+  BOOST_TEST(r.status == 404);
+  auto j = nlohmann::json::parse(r.body);
+  BOOST_TEST(j["error"]["status"] == 404);
+  BOOST_TEST(j["error"]["reason"] == "Not Found");
+  c.send("DELETE /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+  r = c.read_reply();
+  BOOST_TEST(r.status == 405);
+  BOOST_TEST(r.header("Allow") == "GET");
+  c.send(get("/timeout"));
+  r = c.read_reply();
+  BOOST_TEST(r.status == 504);
+  c.send(get("/boom"));
+  r = c.read_reply();
+  BOOST_TEST(r.status == 500);
+  BOOST_TEST(r.body.find("secret") == std::string::npos);
+  c.send(get("/dead"));
+  r = c.read_reply();
+  BOOST_TEST(r.status == 503);
+  c.send(get("/throws"));
+  r = c.read_reply();
+  BOOST_TEST(r.status == 500);
+  BOOST_TEST(r.body.find("handler bug") == std::string::npos);
+  // The connection survived all of them.
+  c.send(get("/hello"));
+  BOOST_TEST(c.read_reply().body == "hello");
+}
+
+BOOST_AUTO_TEST_CASE(expose_errors_puts_the_detail_in_500s) {
+  courier::test::time_limit guard{30s};
+  fixture f(http::server_config{.expose_errors = true});
+  client c(f.srv.port());
+  c.send(get("/boom"));
+  auto r = c.read_reply();
+  BOOST_TEST(r.status == 500);
+  BOOST_TEST(r.body.find("secret internal detail") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(pipelined_responses_keep_request_order) {
+  courier::test::time_limit guard{30s};
+  fixture f;
+  client c(f.srv.port());
+  // The first ask finishes last.
+  c.send(get("/slow?t=first&ms=200") + get("/slow?t=second&ms=0") +
+         get("/hello") + get("/slow?t=fourth&ms=50"));
+  BOOST_TEST(c.read_reply().body == "first");
+  BOOST_TEST(c.read_reply().body == "second");
+  BOOST_TEST(c.read_reply().body == "hello");
+  BOOST_TEST(c.read_reply().body == "fourth");
+}
+
+BOOST_AUTO_TEST_CASE(head_http10_close_chunked_and_continue) {
+  courier::test::time_limit guard{30s};
+  fixture f;
+  {
+    client c(f.srv.port());
+    c.send("HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    auto r = c.read_reply(true);
+    BOOST_TEST(r.status == 200);
+    BOOST_TEST(r.header("Content-Length") == "5");
+    c.send(get("/hello"));
+    BOOST_TEST(c.read_reply().body == "hello");  // no stray body before it
+  }
+  {
+    client c(f.srv.port());
+    c.send("GET /hello HTTP/1.0\r\n\r\n");
+    auto r = c.read_reply();
+    BOOST_TEST(r.head.rfind("HTTP/1.0 200", 0) == 0);
+    BOOST_TEST(r.header("Connection") == "close");
+    BOOST_TEST(c.closed_by_peer());
+  }
+  {
+    client c(f.srv.port());
+    c.send("GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    BOOST_TEST(c.read_reply().body == "hello");
+    BOOST_TEST(c.closed_by_peer());
+  }
+  {
+    client c(f.srv.port());
+    c.send(
+        "POST /body HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+    BOOST_TEST(c.read_reply().body == "got 11:hello world");
+  }
+  {
+    client c(f.srv.port());
+    c.send(
+        "POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n"
+        "Expect: 100-continue\r\n\r\n");
+    auto cont = c.read_reply();
+    BOOST_TEST(cont.status == 100);
+    c.send("data");
+    BOOST_TEST(c.read_reply().body == "got 4:data");
+  }
+}
+
+// Each malformed request gets its 4xx and a close; the server goes on
+// serving a connection opened before, and new ones.
+BOOST_AUTO_TEST_CASE(a_corpus_of_bad_requests) {
+  courier::test::time_limit guard{60s};
+  fixture f(
+      http::server_config{.max_header_bytes = 1024, .max_body_bytes = 64});
+  client bystander(f.srv.port());
+  bystander.send(get("/hello"));
+  BOOST_REQUIRE(bystander.read_reply().status == 200);
+  struct bad {
+    const char* name;
+    std::string data;
+    int status;
+  };
+  std::string nul = get("/hello");
+  nul[5] = '\0';
+  const std::vector<bad> corpus{
+      {"invalid method", "FETCH /hello HTTP/1.1\r\nHost: t\r\n\r\n", 400},
+      {"garbage request line", "\x01\x02 nonsense\r\n\r\n", 400},
+      {"header without colon", "GET /hello HTTP/1.1\r\nHost t\r\n\r\n", 400},
+      {"oversized header",
+       "GET /hello HTTP/1.1\r\nX-Big: " + std::string(2000, 'a') + "\r\n\r\n",
+       431},
+      {"bad chunk size",
+       "POST /body HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "zz\r\nhello\r\n0\r\n\r\n",
+       400},
+      {"body too large (Content-Length)",
+       "POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n", 413},
+      {"body too large (chunked)",
+       "POST /body HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "50\r\n" +
+           std::string(80, 'b') + "\r\n0\r\n\r\n",
+       413},
+      {"smuggling: Content-Length and Transfer-Encoding",
+       "POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+       400},
+      {"NUL byte in the request line", nul, 400},
+      {"bad percent-encoding", get("/echo?a=%zz"), 400},
+      {"encoded NUL in the path", get("/hello%00"), 400},
+  };
+  for (const bad& b : corpus) {
+    BOOST_TEST_CONTEXT(b.name) {
+      client c(f.srv.port());
+      c.send(b.data);
+      auto r = c.read_reply();
+      BOOST_TEST(r.status == b.status);
+      BOOST_TEST(c.closed_by_peer());
+    }
+  }
+  // Body longer than its Content-Length: the rest is read as the next
+  // request, which is malformed.
+  {
+    client c(f.srv.port());
+    c.send("POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nabXYZ");
+    BOOST_TEST(c.read_reply().body == "got 2:ab");
+    BOOST_TEST(c.read_reply().status == 400);
+  }
+  // A truncated request line, then the client goes away.
+  {
+    client c(f.srv.port());
+    c.send("GET /hel");
+  }
+  bystander.send(get("/hello"));
+  BOOST_TEST(bystander.read_reply().body == "hello");
+  client fresh(f.srv.port());
+  fresh.send(get("/hello"));
+  BOOST_TEST(fresh.read_reply().body == "hello");
+  BOOST_TEST(f.srv.stats().bad_requests >= corpus.size());
+}
+
+BOOST_AUTO_TEST_CASE(slow_clients_get_408_and_idle_ones_are_closed) {
+  courier::test::time_limit guard{30s};
+  fixture f(http::server_config{
+      .header_timeout = 200ms, .body_timeout = 200ms, .idle_timeout = 200ms});
+  {
+    client c(f.srv.port());  // one byte, then nothing: slowloris
+    c.send("G");
+    auto r = c.read_reply();
+    BOOST_TEST(r.status == 408);
+    BOOST_TEST(c.closed_by_peer());
+  }
+  {
+    client c(f.srv.port());  // headers, then a body that never comes
+    c.send("POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nab");
+    BOOST_TEST(c.read_reply().status == 408);
+  }
+  {
+    client c(f.srv.port());  // a served keep-alive connection goes idle
+    c.send(get("/hello"));
+    BOOST_TEST(c.read_reply().status == 200);
+    auto t0 = clock_type::now();
+    BOOST_TEST(c.closed_by_peer());
+    BOOST_TEST((clock_type::now() - t0) >= 150ms);
+  }
+  BOOST_TEST(f.srv.stats().timeouts == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(too_many_connections_get_503) {
+  courier::test::time_limit guard{30s};
+  fixture f(http::server_config{.max_connections = 2});
+  client a(f.srv.port());
+  client b(f.srv.port());
+  a.send(get("/hello"));
+  b.send(get("/hello"));
+  BOOST_REQUIRE(a.read_reply().status == 200);
+  BOOST_REQUIRE(b.read_reply().status == 200);
+  client c(f.srv.port());
+  BOOST_TEST(c.read_reply().status == 503);
+  BOOST_TEST(c.closed_by_peer());
+  a.send(get("/hello"));
+  BOOST_TEST(a.read_reply().status == 200);
+  BOOST_TEST(f.srv.stats().connections_rejected == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(cors_bearer_healthz_and_metrics) {
+  courier::test::time_limit guard{30s};
+  fixture f(http::server_config{.cors_origins = {"http://app.example"}});
+  client c(f.srv.port());
+  c.send(get("/hello", "Origin: http://app.example\r\n"));
+  auto r = c.read_reply();
+  BOOST_TEST(r.header("Access-Control-Allow-Origin") == "http://app.example");
+  c.send(get("/hello", "Origin: http://evil.example\r\n"));
+  r = c.read_reply();
+  BOOST_TEST(r.header("Access-Control-Allow-Origin").empty());
+  c.send(
+      "OPTIONS /orders/1 HTTP/1.1\r\nHost: t\r\nOrigin: http://app.example\r\n"
+      "Access-Control-Request-Method: GET\r\n\r\n");
+  r = c.read_reply();
+  BOOST_TEST(r.status == 204);
+  BOOST_TEST(!r.header("Access-Control-Allow-Methods").empty());
+  c.send("POST /admin/reset HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+  r = c.read_reply();
+  BOOST_TEST(r.status == 401);
+  BOOST_TEST(r.header("WWW-Authenticate") == "Bearer");
+  c.send(
+      "POST /admin/reset HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n"
+      "Authorization: Bearer wrong\r\n\r\n");
+  BOOST_TEST(c.read_reply().status == 401);
+  c.send(
+      "POST /admin/reset HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n"
+      "Authorization: Bearer s3cret\r\n\r\n");
+  BOOST_TEST(c.read_reply().body == "reset");
+  c.send(get("/healthz"));
+  BOOST_TEST(c.read_reply().body == R"({"status":"ok"})");
+  c.send(get("/metrics"));
+  r = c.read_reply();
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.body.find("courier_http_connections_open 1") !=
+             std::string::npos);
+  BOOST_TEST(r.body.find(
+                 "courier_http_requests_total{route=\"/hello\",status=\"200\"} "
+                 "2") != std::string::npos);
+  BOOST_TEST(r.body.find("courier_http_request_duration_seconds_bucket{"
+                         "route=\"/hello\",le=\"+Inf\"} 2") !=
+             std::string::npos);
+  BOOST_TEST(r.body.find("courier_actors ") != std::string::npos);
+  BOOST_TEST(r.body.find("courier_dead_letters_total") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(stop_lets_requests_in_flight_finish) {
+  courier::test::time_limit guard{30s};
+  fixture f;
+  client c(f.srv.port());
+  client idle(f.srv.port());
+  idle.send(get("/hello"));
+  BOOST_REQUIRE(idle.read_reply().status == 200);
+  c.send(get("/slow?t=late&ms=300"));
+  std::thread stopper([&] { f.srv.stop(); });
+  auto r = c.read_reply();
+  BOOST_TEST(r.body == "late");
+  BOOST_TEST(r.header("Connection") == "close");
+  BOOST_TEST(idle.closed_by_peer());
+  stopper.join();
+  client after_stop(f.srv.port());
+  BOOST_TEST((!after_stop.ok() || after_stop.closed_by_peer(2s)));
+}
+
+BOOST_AUTO_TEST_CASE(curl_as_an_independent_client) {
+  courier::test::time_limit guard{60s};
+  if (std::system("command -v curl >/dev/null 2>&1") != 0) {
+    BOOST_TEST_MESSAGE("curl not installed: skipped");
+    return;
+  }
+  fixture f;
+  std::string base = "http://127.0.0.1:" + std::to_string(f.srv.port());
+  auto run = [](const std::string& cmd) {
+    std::string out;
+    FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) {
+      out.append(buf, n);
+    }
+    ::pclose(p);
+    return out;
+  };
+  BOOST_TEST(run("curl -s " + base + "/orders/7") ==
+             R"({"id":7,"item":"widget"})");
+  std::string two =
+      run("curl -sv " + base + "/hello " + base + "/hello -o /dev/null");
+  BOOST_TEST(two.find("Re-using existing connection") != std::string::npos);
+  BOOST_TEST(run("printf 'abcdef' | curl -s -H 'Transfer-Encoding: chunked' "
+                 "--data-binary @- " +
+                 base + "/body") == "got 6:abcdef");
+  std::string head = run("curl -sI " + base + "/hello");
+  BOOST_TEST(head.find("HTTP/1.1 200") == 0u);
+  BOOST_TEST(head.find("Content-Length: 5") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_thousand_concurrent_keep_alive_connections) {
+  courier::test::time_limit guard{120s};
+  fixture f;
+  const int n = static_cast<int>(courier::test::scaled(1000, 100));
+  std::vector<std::unique_ptr<client>> cs;
+  for (int i = 0; i < n; ++i) {
+    cs.push_back(std::make_unique<client>(f.srv.port()));
+    BOOST_REQUIRE(cs.back()->ok());
+  }
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < n; ++i) {
+      cs[i]->send(get("/orders/" + std::to_string(i)));
+    }
+    int ok = 0;
+    for (int i = 0; i < n; ++i) {
+      auto r = cs[i]->read_reply();
+      ok += r.status == 200 && r.body == R"({"id":)" + std::to_string(i) +
+                                             R"(,"item":"widget"})"
+                ? 1
+                : 0;
+    }
+    BOOST_TEST(ok == n);
+  }
+  BOOST_TEST(f.srv.stats().connections_open == static_cast<std::uint64_t>(n));
+}
