@@ -147,6 +147,35 @@ handler ask_route(
   };
 }
 
+/// A route that asks `target` with to_message(request) and answers with
+/// to_response(reply).
+template <class R, class ToMessage, class ToResponse>
+requires std::is_invocable_r_v<response, ToResponse&, R> handler
+ask_route(actor_ref target, ToMessage to_message, ToResponse to_response,
+          std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+  return [target, to_message = std::move(to_message),
+          to_response = std::move(to_response),
+          timeout](request& req, responder out) {
+    courier::detail::pending_ask_access::make<R>(target, to_message(req),
+                                                 timeout)
+        .then([out, to_response](
+                  R reply) mutable { out.send(to_response(std::move(reply))); },
+              [out](const ask_error& e) {
+                out.send(error_response(e, detail::expose_errors_here()));
+              });
+  };
+}
+
+/// From a route handler (it runs in the edge actor's context): prepares
+/// an ask to `target`; call then(on_reply, on_error) to send it.
+template <class R, class Message>
+pending_ask<R> ask(
+    actor_ref target, Message&& msg,
+    std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+  return courier::detail::pending_ask_access::make<R>(
+      target, std::forward<Message>(msg), timeout);
+}
+
 /// The routes of a server: method + path pattern. A pattern is a path
 /// whose segments may be `{name}` (one segment) or, last, `{name*}` (the
 /// rest of the path, possibly empty).

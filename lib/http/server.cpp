@@ -688,7 +688,7 @@ class edge final : public actor {
     connection& c = *w->conn;
     c.write_bytes -= w->data.size();
     if (c.closing) {
-      c.owner->release_if_closed(c);
+      release_if_closed(c);
       return;
     }
     edge& self = *c.owner;
@@ -773,7 +773,7 @@ class edge final : public actor {
     auto done = [](uv_handle_t* h) {
       auto* conn = static_cast<connection*>(h->data);
       --conn->open_handles;
-      conn->owner->release_if_closed(*conn);
+      release_if_closed(*conn);
     };
     uv_close(reinterpret_cast<uv_handle_t*>(&c.timer), done);
     uv_close(reinterpret_cast<uv_handle_t*>(&c.tcp), done);
@@ -782,7 +782,9 @@ class edge final : public actor {
     }
   }
 
-  void release_if_closed(connection& c) {
+  // Never touches the edge: close callbacks may run after it is gone
+  // (the system stopping deletes it right after on_stop).
+  static void release_if_closed(connection& c) {
     // Freed once both handles are closed and no write is in flight.
     if (c.open_handles == 0 && c.write_bytes == 0 && c.closing) {
       delete &c;
