@@ -296,7 +296,31 @@ bool parse_query(std::string_view q,
 route_match match_route(const routes& table, std::string_view method,
                         std::string_view path) {
   route_match m;
-  std::vector<std::string> segs = split_path(path);
+  // The path's segments, as views (no allocation for up to 16).
+  std::string_view inline_segs[16];
+  std::vector<std::string_view> more;
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < path.size();) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    std::size_t j = path.find('/', i);
+    if (j == std::string_view::npos) {
+      j = path.size();
+    }
+    if (count < 16) {
+      inline_segs[count] = path.substr(i, j - i);
+    } else {
+      if (more.empty()) {
+        more.assign(inline_segs, inline_segs + 16);
+      }
+      more.push_back(path.substr(i, j - i));
+    }
+    ++count;
+    i = j;
+  }
+  const std::string_view* segs = more.empty() ? inline_segs : more.data();
   bool head = method == "HEAD";
   for (const routes::entry& e : table.entries()) {
     std::vector<std::pair<std::string, std::string>> params;
@@ -307,25 +331,28 @@ route_match match_route(const routes& table, std::string_view method,
       bool var = p.size() > 2 && p.front() == '{' && p.back() == '}';
       if (var && p.size() > 3 && p[p.size() - 2] == '*') {
         std::string rest;
-        for (std::size_t k = i; k < segs.size(); ++k) {
-          rest += (k == i ? "" : "/") + segs[k];
+        for (std::size_t k = i; k < count; ++k) {
+          if (k != i) {
+            rest += '/';
+          }
+          rest += segs[k];
         }
         params.emplace_back(p.substr(1, p.size() - 3), std::move(rest));
-        i = segs.size();
+        i = count;
         break;
       }
-      if (i >= segs.size()) {
+      if (i >= count) {
         ok = false;
         break;
       }
       if (var) {
-        params.emplace_back(p.substr(1, p.size() - 2), segs[i]);
+        params.emplace_back(p.substr(1, p.size() - 2), std::string(segs[i]));
       } else if (p != segs[i]) {
         ok = false;
         break;
       }
     }
-    if (!ok || i != segs.size()) {
+    if (!ok || i != count) {
       continue;
     }
     if (e.method == method || (head && e.method == "GET")) {

@@ -103,6 +103,12 @@ struct connection {
   std::uint64_t next_seq = 0;
   std::uint64_t first_seq = 0;  // seq of pending.front()
   std::size_t write_bytes = 0;  // queued in uv_write, not yet written
+  // The connection's deadline (uv loop time, ms) and when its uv timer is
+  // due: the timer is restarted only when the deadline moves earlier, so a
+  // busy keep-alive connection does not touch libuv's timer heap per
+  // request.
+  std::uint64_t deadline = 0;
+  std::uint64_t timer_due = 0;
 };
 
 struct write_req {
@@ -248,11 +254,13 @@ class edge final : public actor {
       return;
     }
     c.reading = true;
+    // One read buffer per edge: on_read consumes it before the next read.
     uv_read_start(
         reinterpret_cast<uv_stream_t*>(&c.tcp),
-        [](uv_handle_t*, std::size_t suggested, uv_buf_t* buf) {
-          buf->base = new char[suggested];
-          buf->len = suggested;
+        [](uv_handle_t* h, std::size_t, uv_buf_t* buf) {
+          edge& self = *static_cast<connection*>(h->data)->owner;
+          buf->base = self.read_buffer_.data();
+          buf->len = self.read_buffer_.size();
         },
         &edge::on_read);
   }
@@ -265,10 +273,10 @@ class edge final : public actor {
   }
 
   static void on_read(uv_stream_t* stream, ssize_t n, const uv_buf_t* buf) {
-    std::unique_ptr<char[]> owned(buf->base);
     auto* c = static_cast<connection*>(stream->data);
     edge& self = *c->owner;
-    courier::detail::loop::actor_scope scope(*courier::detail::loop::current(), self);
+    courier::detail::loop::actor_scope scope(*courier::detail::loop::current(),
+                                             self);
     if (n < 0) {
       // EOF or error: answer nothing more, close once pending responses
       // are out (a half-closed client may still read them).
@@ -692,7 +700,8 @@ class edge final : public actor {
       return;
     }
     edge& self = *c.owner;
-    courier::detail::loop::actor_scope scope(*courier::detail::loop::current(), self);
+    courier::detail::loop::actor_scope scope(*courier::detail::loop::current(),
+                                             self);
     if (status < 0 || w->close_after) {
       self.close_connection(c);
       return;
@@ -731,14 +740,26 @@ class edge final : public actor {
     if (c.closing) {
       return;
     }
-    uv_timer_start(&c.timer, &edge::on_timer,
-                   static_cast<std::uint64_t>(d.count()), 0);
+    std::uint64_t now = uv_now(c.timer.loop);
+    c.deadline = now + static_cast<std::uint64_t>(d.count());
+    if (c.timer_due == 0 || c.deadline < c.timer_due) {
+      c.timer_due = c.deadline;
+      uv_timer_start(&c.timer, &edge::on_timer, c.deadline - now, 0);
+    }
   }
 
   static void on_timer(uv_timer_t* t) {
     auto* c = static_cast<connection*>(t->data);
+    std::uint64_t now = uv_now(t->loop);
+    if (now < c->deadline) {  // the deadline moved later meanwhile
+      c->timer_due = c->deadline;
+      uv_timer_start(t, &edge::on_timer, c->deadline - now, 0);
+      return;
+    }
+    c->timer_due = 0;
     edge& self = *c->owner;
-    courier::detail::loop::actor_scope scope(*courier::detail::loop::current(), self);
+    courier::detail::loop::actor_scope scope(*courier::detail::loop::current(),
+                                             self);
     if (c->in_message) {
       ++self.stats_.timeouts;
       self.fail_request(*c, 408,
@@ -913,6 +934,7 @@ class edge final : public actor {
   server_config cfg_;
   routes routes_;
   http_parser_settings settings_{};
+  std::array<char, 64 * 1024> read_buffer_{};
   uv_tcp_t* listener_ = nullptr;
   std::vector<connection*> connections_;
   std::map<std::string, route_counters> counters_;

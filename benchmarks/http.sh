@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The HTTP edge against nginx, with wrk, side by side in one run:
+#   nginx, 1 worker, `return 200 "ok"` (access log off)
+#   courier /plain   a function route on one loop
+#   courier /ask     an ask-backed JSON route (edge on loop 0, actor on loop 1)
+# Each is loaded with `wrk -t1 -c100 -d${SECONDS_PER_RUN:-10}s`, interleaved
+# for ${ROUNDS:-3} rounds; the table shows medians of requests/s.
+#   benchmarks/http.sh [build-dir]      (installs wrk and nginx-light if missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+rounds=${ROUNDS:-3}
+secs=${SECONDS_PER_RUN:-10}
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || need+=(nginx-light)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo_=()
+  [ "$(id -u)" -eq 0 ] || sudo_=(sudo)
+  "${sudo_[@]}" apt-get install -y -q --no-install-recommends "${need[@]}" ||
+    { "${sudo_[@]}" apt-get update -q &&
+      "${sudo_[@]}" apt-get install -y -q --no-install-recommends "${need[@]}"; }
+fi
+cmake --build "$build" --target courier_http_bench >/dev/null
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# nginx on an ephemeral-ish port chosen by the kernel for a probe socket.
+nport=$((20000 + RANDOM % 20000))
+mkdir -p "$tmp/nginx"
+cat >"$tmp/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $tmp/nginx/nginx.pid;
+error_log $tmp/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $tmp/nginx;
+  proxy_temp_path $tmp/nginx;
+  fastcgi_temp_path $tmp/nginx;
+  uwsgi_temp_path $tmp/nginx;
+  scgi_temp_path $tmp/nginx;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$nport;
+    location / { return 200 "ok"; }
+  }
+}
+CONF
+nginx -c "$tmp/nginx/nginx.conf" -p "$tmp/nginx" &
+pids+=($!)
+"$build/benchmarks/courier_http_bench" --port-file "$tmp/port" >/dev/null &
+pids+=($!)
+for _ in $(seq 100); do
+  [ -s "$tmp/port" ] && curl -s -o /dev/null "http://127.0.0.1:$nport/" && break
+  sleep 0.1
+done
+cport=$(cat "$tmp/port")
+
+run() { # <name> <url>
+  local rps
+  rps=$(wrk -t1 -c100 -d"${secs}s" "$2" | awk '/Requests\/sec/ {print $2}')
+  echo "$1 $rps" >>"$tmp/results"
+  echo "  $1: $rps req/s"
+}
+: >"$tmp/results"
+for r in $(seq "$rounds"); do
+  echo "round $r/$rounds"
+  run nginx "http://127.0.0.1:$nport/"
+  run courier_plain "http://127.0.0.1:$cport/plain"
+  run courier_ask "http://127.0.0.1:$cport/ask"
+done
+echo
+median() { # <name>: the median req/s of that server's runs
+  awk -v n="$1" '$1 == n {print $2}' "$tmp/results" | sort -g |
+    awk '{x[NR] = $1} END {print (NR % 2) ? x[(NR + 1) / 2] : (x[NR / 2] + x[NR / 2 + 1]) / 2}'
+}
+base=$(median nginx)
+printf "%-15s %12s %10s\n" server "req/s" "vs nginx"
+for name in nginx courier_plain courier_ask; do
+  m=$(median "$name")
+  printf "%-15s %12.0f %9.2fx\n" "$name" "$m" "$(awk -v a="$m" -v b="$base" 'BEGIN {print a / b}')"
+done

@@ -1,0 +1,70 @@
+// The HTTP edge under load, for benchmarks/http.sh (wrk): one loop serves
+//   GET /plain   a function route answering "ok"
+//   GET /ask     an ask to an actor whose reply becomes a JSON response
+// on the same loop as the edge (the route and its actor on one loop).
+//   courier_http_bench [--port N] [--port-file PATH]   (SIGINT/SIGTERM stops)
+
+#include "courier/courier.hpp"
+#include "courier/http.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+namespace http = courier::http;
+
+namespace {
+
+struct quote {
+  int id = 0;
+  double price = 0;
+};
+void to_json(nlohmann::json& j, const quote& q) {
+  j = {{"id", q.id}, {"price", q.price}};
+}
+struct get_quote {
+  int id;
+};
+
+class quotes : public courier::actor {
+ protected:
+  courier::behavior behavior() override {
+    return {[](const get_quote& g) {
+      return quote{g.id, 101.25};
+    }};
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int port = 0;
+  std::string port_file;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--port") {
+      port = std::atoi(argv[i + 1]);
+    } else if (a == "--port-file") {
+      port_file = argv[i + 1];
+    }
+  }
+  courier::system sys{courier::system_config{.loops = 2}};
+  sys.handle_signals();
+  auto q = sys.spawn<quotes>(courier::spawn_options{.loop = 0});
+  http::routes r;
+  r.get("/plain",
+        [](const http::request&) { return http::response::text(200, "ok"); });
+  r.get("/ask", http::ask_route<quote>(
+                    q, [](const http::request&) { return get_quote{7}; }));
+  auto srv = http::server::start(
+      sys, {.port = static_cast<std::uint16_t>(port), .loop = std::uint16_t{0}},
+      std::move(r));
+  if (!port_file.empty()) {
+    std::ofstream(port_file) << srv.port() << "\n";
+  }
+  std::printf("listening on %u\n", srv.port());
+  std::fflush(stdout);
+  sys.wait_for_shutdown();
+  return 0;
+}
