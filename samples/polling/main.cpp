@@ -54,15 +54,23 @@ class writer : public courier::actor {
         std::filesystem::remove(path_);
         return;
       }
-      std::ofstream(path_) << "stock level " << (100 - 3 * n_) << "\n";
+      write(100 - 3 * n_);
     }};
   }
   void on_start() override {
-    std::ofstream(path_) << "stock level 100\n";
+    write(100);
     every(period_, step{});
   }
 
  private:
+  // Write then rename, so that a reader sees the old or the new content,
+  // never a half-written file.
+  void write(int level) {
+    std::string tmp = path_ + ".tmp";
+    std::ofstream(tmp) << "stock level " << level << "\n";
+    std::filesystem::rename(tmp, path_);
+  }
+
   std::string path_;
   std::chrono::milliseconds period_;
   int n_ = 0;

@@ -1,0 +1,134 @@
+#pragma once
+
+// The HTTP client: an actor that makes HTTP/1.1 requests on its loop
+// (libuv TCP, uv_getaddrinfo, http_parser), reusing keep-alive connections
+// per host:port. Link courier::http.
+
+#include "courier/actor_ref.hpp"
+#include "courier/ask.hpp"
+#include "courier/http.hpp"
+#include "courier/poll.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace courier {
+class system;
+}
+
+namespace courier::http {
+
+/// A request for the client. `url` is http://host[:port][/path][?query]
+/// (no TLS).
+struct client_request {
+  std::string method = "GET";
+  std::string url;
+  http::headers headers;
+  std::string body;
+  /// From the start of the request to the end of the response.
+  std::chrono::milliseconds timeout{30000};
+};
+
+struct client_response {
+  int status = 0;
+  http::headers headers;
+  std::string body;
+};
+
+/// Why a request failed (no response).
+enum class client_error : std::uint8_t {
+  none,
+  bad_url,         ///< not http://host[:port]/...
+  resolve_failed,  ///< uv_getaddrinfo found no address
+  connect_failed,  ///< refused, unreachable, or past connect_timeout
+  timeout,         ///< no complete response within the request's timeout
+  too_large,       ///< the response is larger than max_response_bytes
+  protocol,        ///< the peer sent something that is not HTTP
+  closed,          ///< the connection closed before the response ended
+};
+
+const char* to_string(client_error e) noexcept;
+
+/// What the client actor answers to a client_request ask: a response, or
+/// an error with a message.
+struct client_result {
+  std::optional<client_response> response;
+  client_error error = client_error::none;
+  std::string message;
+};
+
+struct client_config {
+  std::chrono::milliseconds connect_timeout{5000};
+  std::size_t max_response_bytes = 16 * 1024 * 1024;
+  /// Idle keep-alive connections per host:port, and how long they stay.
+  std::size_t max_idle_per_host = 8;
+  std::chrono::milliseconds idle_timeout{30000};
+  /// The loop of the client actor (default: round-robin).
+  std::optional<std::uint16_t> loop{};
+};
+
+/// The failure of a blocking request.
+class client_failure : public std::runtime_error {
+ public:
+  client_failure(client_error e, const std::string& what)
+      : std::runtime_error(what), error_(e) {}
+  client_error error() const noexcept { return error_; }
+
+ private:
+  client_error error_;
+};
+
+/// A handle to a client actor (copyable).
+class client {
+ public:
+  client() = default;
+  static client start(system& sys, client_config cfg = {});
+
+  /// Blocking (not on a loop thread): the response, whatever its status;
+  /// throws client_failure when there is none.
+  client_response request(client_request req) const;
+  client_response get(std::string url) const {
+    client_request r;
+    r.url = std::move(url);
+    return request(std::move(r));
+  }
+
+  /// The client actor: ask it with a client_request for a client_result
+  /// (from actors: ask<client_result>(c.ref(), req).then(...)).
+  actor_ref ref() const noexcept { return ref_; }
+
+ private:
+  actor_ref ref_{};
+};
+
+/// A poll source (see poll.hpp) that GETs `url` on each poll: a 2xx body
+/// is the value; another status or a client error is a failure.
+inline poll_source<std::string> get_source(
+    client c, std::string url,
+    std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
+  return poll_source<std::string>([c, url = std::move(url),
+                                   timeout](poll_completion<std::string> done) {
+    client_request req;
+    req.url = url;
+    req.timeout = timeout;
+    courier::detail::pending_ask_access::make<client_result>(
+        c.ref(), std::move(req), timeout + std::chrono::seconds(1))
+        .then(
+            [done](client_result r) {
+              if (!r.response) {
+                done.fail(std::string(to_string(r.error)) + ": " + r.message);
+              } else if (r.response->status / 100 != 2) {
+                done.fail("HTTP " + std::to_string(r.response->status));
+              } else {
+                done.succeed(std::move(r.response->body));
+              }
+            },
+            [done](const ask_error& e) { done.fail(e.what()); });
+  });
+}
+
+}  // namespace courier::http
