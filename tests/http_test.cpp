@@ -633,3 +633,44 @@ BOOST_AUTO_TEST_CASE(a_thousand_concurrent_keep_alive_connections) {
   }
   BOOST_TEST(f.srv.stats().connections_open == static_cast<std::uint64_t>(n));
 }
+
+BOOST_AUTO_TEST_CASE(metrics_include_routers_and_pollers) {
+  courier::test::time_limit guard{30s};
+  courier::system sys{courier::system_config{.loops = 2}};
+  auto r = courier::router::of(sys);
+  for (int i = 0; i < 3; ++i) {
+    r.publish("orders.created", i);
+  }
+  courier::test::box<bool> polled;
+  auto poller = courier::spawn_poller<int>(
+      sys, [] { return 1; }, [&polled](const int&) { polled.set(true); },
+      {.interval = 5ms});
+  BOOST_REQUIRE(polled.wait_for(10s));
+  http::server_config cfg;
+  cfg.metrics_routers = {r};
+  cfg.metrics_pollers = {{"inventory", poller}};
+  auto srv = http::server::start(sys, cfg, http::routes{});
+  client c(srv.port());
+  c.send(get("/metrics"));
+  auto res = c.read_reply();
+  BOOST_TEST(res.status == 200);
+  BOOST_TEST(res.body.find("courier_router_published_total{router=\"default\"} "
+                           "3") != std::string::npos);
+  BOOST_TEST(res.body.find("courier_router_subject_published_total{router="
+                           "\"default\",subject=\"orders.created\"} 3") !=
+             std::string::npos);
+  BOOST_TEST(
+      res.body.find("courier_poller_polls_total{poller=\"inventory\"} ") !=
+      std::string::npos);
+  BOOST_TEST(
+      res.body.find("courier_poller_changes_total{poller=\"inventory\"} 1") !=
+      std::string::npos);
+  // A poller that is gone leaves out its lines; /metrics is served.
+  sys.stop(poller);
+  BOOST_REQUIRE(courier::test::poll_until(
+      [&] { return sys.metrics().actors_stopped >= 1; }, 10s));
+  c.send(get("/metrics"));
+  res = c.read_reply();
+  BOOST_TEST(res.status == 200);
+  BOOST_TEST(res.body.find("courier_poller_polls_total") == std::string::npos);
+}

@@ -7,6 +7,7 @@
 #include "courier/actor_ref.hpp"
 #include "courier/ask.hpp"
 #include "courier/error.hpp"
+#include "courier/pubsub.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -249,6 +250,11 @@ struct server_config {
   std::vector<std::string> cors_origins{};
   /// Serve GET /healthz and GET /metrics.
   bool builtin_routes = true;
+  /// Routers whose counters /metrics adds (published, delivered, dropped
+  /// per subject, history, subscriptions).
+  std::vector<courier::router> metrics_routers{};
+  /// Pollers whose counters /metrics adds (see poll.hpp), by name.
+  std::vector<std::pair<std::string, actor_ref>> metrics_pollers{};
 };
 
 /// Counters of a server, also served at /metrics.

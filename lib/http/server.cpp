@@ -5,6 +5,7 @@
 
 #include "courier/actor.hpp"
 #include "courier/http.hpp"
+#include "courier/poll.hpp"
 #include "courier/system.hpp"
 
 #include "../loop.hpp"
@@ -483,10 +484,7 @@ class edge final : public actor {
         return;
       }
       if (req.path == "/metrics") {
-        respond(c, s,
-                response::text(200, metrics_text(),
-                               "text/plain; version=0.0.4; charset=utf-8"),
-                req);
+        serve_metrics(c, s);
         return;
       }
     }
@@ -849,6 +847,109 @@ class edge final : public actor {
   }
 
   // --- metrics
+
+  // The edge's and the runtime's counters at once; those of routers and
+  // pollers come from asks, and the response goes out when all answered.
+  void serve_metrics(connection& c, slot& s) {
+    struct gather {
+      std::string text;
+      std::vector<std::string> parts;
+      std::size_t waiting = 0;
+      responder out;
+    };
+    auto g = std::make_shared<gather>(
+        gather{metrics_text(), {}, 0, responder(s.state)});
+    std::size_t n = cfg_.metrics_routers.size() + cfg_.metrics_pollers.size();
+    if (n == 0) {
+      complete(c, s.state->seq, metrics_response(g->text));
+      return;
+    }
+    g->parts.resize(n);
+    g->waiting = n;
+    auto done = [g] {
+      if (--g->waiting == 0) {
+        for (const std::string& p : g->parts) {
+          g->text += p;
+        }
+        g->out.send(metrics_response(g->text));
+      }
+    };
+    std::size_t i = 0;
+    for (const courier::router& r : cfg_.metrics_routers) {
+      courier::detail::pending_ask_access::make<router_stats>(
+          r.ref(), get_router_stats{}, std::chrono::milliseconds(2000))
+          .then(
+              [g, i, done, name = r.name()](router_stats st) {
+                g->parts[i] = router_metrics(name, st);
+                done();
+              },
+              [done](const ask_error&) { done(); });
+      ++i;
+    }
+    for (const auto& [name, ref] : cfg_.metrics_pollers) {
+      courier::detail::pending_ask_access::make<poll_stats>(
+          ref, get_poll_stats{}, std::chrono::milliseconds(2000))
+          .then(
+              [g, i, done, name = name](poll_stats st) {
+                g->parts[i] = poller_metrics(name, st);
+                done();
+              },
+              [done](const ask_error&) { done(); });
+      ++i;
+    }
+  }
+
+  static response metrics_response(std::string text) {
+    return response::text(200, std::move(text),
+                          "text/plain; version=0.0.4; charset=utf-8");
+  }
+
+  static std::string router_metrics(const std::string& name,
+                                    const router_stats& st) {
+    std::string o;
+    std::string r = "router=\"" + name + "\"";
+    auto line = [&o](const std::string& metric, std::uint64_t v) {
+      o += metric + " " + std::to_string(v) + "\n";
+    };
+    line("courier_router_published_total{" + r + "}", st.published);
+    line("courier_router_delivered_total{" + r + "}", st.delivered);
+    line("courier_router_dropped_total{" + r + "}", st.dropped);
+    line("courier_router_history_events{" + r + "}", st.history_events);
+    line("courier_router_history_bytes{" + r + "}", st.history_bytes);
+    line("courier_router_last_seq{" + r + "}", st.last_seq);
+    line("courier_router_subscriptions{" + r + "}", st.subscriptions.size());
+    for (const auto& sub : st.subjects) {
+      std::string l = r + ",subject=\"" + sub.subject + "\"";
+      line("courier_router_subject_published_total{" + l + "}", sub.published);
+      line("courier_router_subject_routed_total{" + l + "}", sub.routed);
+      line("courier_router_subject_dropped_total{" + l + "}", sub.dropped);
+    }
+    return o;
+  }
+
+  static std::string poller_metrics(const std::string& name,
+                                    const poll_stats& st) {
+    std::string o;
+    std::string l = "{poller=\"" + name + "\"}";
+    auto line = [&o, &l](const char* metric, std::uint64_t v) {
+      o += std::string(metric) + l + " " + std::to_string(v) + "\n";
+    };
+    line("courier_poller_polls_total", st.polls);
+    line("courier_poller_successes_total", st.successes);
+    line("courier_poller_failures_total", st.failures);
+    line("courier_poller_timeouts_total", st.timeouts);
+    line("courier_poller_changes_total", st.changes);
+    line("courier_poller_backoff_ms",
+         static_cast<std::uint64_t>(st.current_backoff.count()));
+    if (st.last_success) {
+      line("courier_poller_last_success_seconds",
+           static_cast<std::uint64_t>(
+               std::chrono::duration_cast<std::chrono::seconds>(
+                   st.last_success->time_since_epoch())
+                   .count()));
+    }
+    return o;
+  }
   // ----------------------------------------------------------------
 
   std::string metrics_text() {
