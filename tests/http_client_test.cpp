@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -248,4 +249,169 @@ BOOST_AUTO_TEST_CASE(the_poller_gets_a_url) {
   BOOST_REQUIRE(seen.wait_for(10s));
   // The counter changes every second poll: change detection drops repeats.
   BOOST_TEST(seen.get() == (std::vector<std::string>{"0", "1", "2"}));
+}
+
+namespace {
+
+// Serves scripted replies to successive connections and records each
+// request; the last connection stays open until the server is destroyed.
+class script_server {
+ public:
+  explicit script_server(std::vector<std::string> replies)
+      : replies_(std::move(replies)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    socklen_t len = sizeof(a);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    ::listen(fd_, 8);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~script_server() {
+    stopping_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+    if (open_ >= 0) {
+      ::close(open_);
+    }
+  }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(port_) + "/events";
+  }
+  std::vector<std::string> requests() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return requests_;
+  }
+
+ private:
+  void run() {
+    for (std::size_t i = 0; i < replies_.size() && !stopping_; ++i) {
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) {
+        return;
+      }
+      std::string req;
+      char buf[4096];
+      while (req.find("\r\n\r\n") == std::string::npos) {
+        ssize_t n = ::recv(c, buf, sizeof(buf), 0);
+        if (n <= 0) {
+          break;
+        }
+        req.append(buf, static_cast<std::size_t>(n));
+      }
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        requests_.push_back(req);
+      }
+      (void)::send(c, replies_[i].data(), replies_[i].size(), MSG_NOSIGNAL);
+      if (i + 1 == replies_.size()) {
+        open_ = c;  // keep the last one open
+      } else {
+        ::close(c);
+      }
+    }
+  }
+
+  std::vector<std::string> replies_;
+  int fd_;
+  std::uint16_t port_;
+  std::atomic<bool> stopping_{false};
+  int open_ = -1;
+  std::mutex mutex_;
+  std::vector<std::string> requests_;
+  std::thread thread_;
+};
+
+struct sse_log {
+  std::mutex mutex;
+  std::vector<std::string> lines;
+  void add(std::string s) {
+    std::lock_guard<std::mutex> lock(mutex);
+    lines.push_back(std::move(s));
+  }
+  std::vector<std::string> snapshot() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return lines;
+  }
+};
+
+class sse_target : public courier::actor {
+ public:
+  explicit sse_target(sse_log* log) : log_(log) {}
+
+ protected:
+  courier::behavior behavior() override {
+    return {[this](const http::sse_event& e) {
+              log_->add("event " + e.type + " " + e.id + " " + e.data);
+            },
+            [this](const http::sse_status& s) {
+              log_->add(s.state == http::sse_status::open ? "open"
+                        : s.state == http::sse_status::reconnecting
+                            ? "reconnecting"
+                            : "failed " + std::to_string(s.http_status));
+            }};
+  }
+
+ private:
+  sse_log* log_;
+};
+
+const std::string sse_head =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+    "Cache-Control: no-cache\r\n\r\n";
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(the_sse_reader_reconnects_with_last_event_id) {
+  courier::test::time_limit guard{30s};
+  courier::system sys{courier::system_config{.loops = 2}};
+  script_server srv({sse_head +
+                         ": hello\n\nretry: 50\n\nid: 1\ndata: one\n\n"
+                         "id: 2\nevent: tick\ndata: two\ndata: lines\n\n",
+                     sse_head + "id: 3\ndata: three\n\n"});
+  sse_log log;
+  auto target = sys.spawn<sse_target>(&log);
+  auto reader = http::sse_reader::start(
+      sys, {.url = srv.url(), .target = target, .last_event_id = "0"});
+  BOOST_REQUIRE(courier::test::poll_until(
+      [&] { return log.snapshot().size() >= 6; }, 10s));
+  BOOST_TEST(log.snapshot() ==
+             (std::vector<std::string>{
+                 "open", "event message 1 one", "event tick 2 two\nlines",
+                 "reconnecting", "open", "event message 3 three"}));
+  auto reqs = srv.requests();
+  BOOST_REQUIRE(reqs.size() == 2u);
+  BOOST_TEST(reqs[0].find("Last-Event-ID: 0\r\n") != std::string::npos);
+  BOOST_TEST(reqs[0].find("Accept: text/event-stream\r\n") !=
+             std::string::npos);
+  BOOST_TEST(reqs[1].find("Last-Event-ID: 2\r\n") != std::string::npos);
+  sys.stop(reader.ref());
+}
+
+BOOST_AUTO_TEST_CASE(the_sse_reader_fails_for_good_on_a_bad_response) {
+  courier::test::time_limit guard{30s};
+  courier::system sys{courier::system_config{.loops = 1}};
+  for (const std::string& reply :
+       {std::string("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
+        std::string("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                    "Content-Length: 2\r\n\r\nhi")}) {
+    script_server srv({reply, reply});
+    sse_log log;
+    auto target = sys.spawn<sse_target>(&log);
+    http::sse_reader::start(sys, {.url = srv.url(),
+                                  .target = target,
+                                  .reconnect = std::chrono::milliseconds(10)});
+    BOOST_REQUIRE(courier::test::poll_until(
+        [&] { return !log.snapshot().empty(); }, 10s));
+    BOOST_TEST(log.snapshot()[0].rfind("failed", 0) == 0u);
+    // Twenty reconnect periods later, still one connection.
+    std::this_thread::sleep_for(200ms);
+    BOOST_TEST(srv.requests().size() == 1u);
+  }
+  BOOST_CHECK_THROW(http::sse_reader::start(sys, {.url = "https://x/"}),
+                    std::invalid_argument);
 }

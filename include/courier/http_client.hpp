@@ -8,6 +8,7 @@
 #include "courier/ask.hpp"
 #include "courier/http.hpp"
 #include "courier/poll.hpp"
+#include "courier/sse.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -26,9 +27,9 @@ namespace courier::http {
 /// (no TLS).
 struct client_request {
   std::string method = "GET";
-  std::string url;
-  http::headers headers;
-  std::string body;
+  std::string url{};
+  http::headers headers{};
+  std::string body{};
   /// From the start of the request to the end of the response.
   std::chrono::milliseconds timeout{30000};
 };
@@ -130,5 +131,46 @@ inline poll_source<std::string> get_source(
             [done](const ask_error& e) { done.fail(e.what()); });
   });
 }
+
+/// What an SSE reader tells its target besides the events.
+struct sse_status {
+  enum state_kind : std::uint8_t {
+    open,          ///< connected; events follow
+    reconnecting,  ///< the stream ended or failed; a reconnect follows
+    failed,        ///< a non-200 status or another content type: stopped
+  };
+  state_kind state = open;
+  int http_status = 0;
+  std::string message;
+};
+
+struct sse_reader_config {
+  std::string url{};  ///< http://host[:port]/path
+  /// Gets an sse_event per event, and sse_status on each change.
+  actor_ref target{};
+  http::headers headers{};
+  /// The Last-Event-ID of the first connection (empty: none).
+  std::string last_event_id{};
+  /// The wait before a reconnect, until the stream sets `retry:`.
+  std::chrono::milliseconds reconnect{3000};
+  std::chrono::milliseconds connect_timeout{5000};
+  std::size_t max_line = 1 << 20;
+  std::optional<std::uint16_t> loop{};
+};
+
+/// An EventSource for C++: an actor that reads a text/event-stream and
+/// tells each event to an actor, reconnecting with Last-Event-ID when the
+/// stream ends or breaks, as browsers do (WHATWG rules: a status other
+/// than 200, or another Content-Type, fails the stream for good).
+class sse_reader {
+ public:
+  sse_reader() = default;
+  /// Throws std::invalid_argument for a URL that is not http://.
+  static sse_reader start(system& sys, sse_reader_config cfg);
+  actor_ref ref() const noexcept { return ref_; }
+
+ private:
+  actor_ref ref_{};
+};
 
 }  // namespace courier::http

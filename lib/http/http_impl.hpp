@@ -4,6 +4,7 @@
 
 #include "courier/http.hpp"
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -36,5 +37,16 @@ route_match match_route(const routes& table, std::string_view method,
 const std::string& http_date();
 
 bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
+
+/// The parts of an http:// URL.
+struct url_parts {
+  std::string host;
+  std::uint16_t port = 80;
+  std::string target = "/";
+  std::string key() const { return host + ":" + std::to_string(port); }
+};
+
+/// Splits http://host[:port][/path][?query]; false when it is not one.
+bool parse_url(std::string_view url, url_parts& out);
 
 }  // namespace courier::http::impl

@@ -389,6 +389,40 @@ const std::string& http_date() {
   return cached;
 }
 
+bool parse_url(std::string_view url, url_parts& out) {
+  constexpr std::string_view scheme = "http://";
+  if (!url.starts_with(scheme)) {
+    return false;
+  }
+  url.remove_prefix(scheme.size());
+  std::size_t slash = url.find_first_of("/?");
+  std::string_view authority = url.substr(0, slash);
+  out.target =
+      slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
+  if (out.target.front() == '?') {
+    out.target.insert(out.target.begin(), '/');
+  }
+  if (authority.empty() || authority.find('@') != std::string_view::npos) {
+    return false;
+  }
+  std::size_t colon = authority.rfind(':');
+  if (colon != std::string_view::npos && authority.front() != '[') {
+    std::string_view p = authority.substr(colon + 1);
+    if (p.empty() || p.size() > 5 ||
+        p.find_first_not_of("0123456789") != std::string_view::npos) {
+      return false;
+    }
+    int port = std::stoi(std::string(p));
+    if (port < 1 || port > 65535) {
+      return false;
+    }
+    out.port = static_cast<std::uint16_t>(port);
+    authority = authority.substr(0, colon);
+  }
+  out.host.assign(authority);
+  return !out.host.empty();
+}
+
 bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
   // Compares every byte of the longer one, whatever the contents.
   std::size_t n = std::max(a.size(), b.size());
