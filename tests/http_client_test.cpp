@@ -415,3 +415,132 @@ BOOST_AUTO_TEST_CASE(the_sse_reader_fails_for_good_on_a_bad_response) {
   BOOST_CHECK_THROW(http::sse_reader::start(sys, {.url = "https://x/"}),
                     std::invalid_argument);
 }
+
+namespace {
+
+struct delay_for {
+  int ms;
+};
+// Answers after a delay (the test server's stand-in for holding a poll).
+class delayer : public courier::actor {
+ protected:
+  courier::behavior behavior() override {
+    return {[this](delay_for d) {
+      auto p = make_response_promise<int>();
+      after(std::chrono::milliseconds(d.ms), [p]() mutable { p.deliver(0); });
+      return p;
+    }};
+  }
+};
+
+struct poll_log {
+  std::mutex mutex;
+  std::vector<std::string> lines;
+  std::size_t size() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return lines.size();
+  }
+  std::vector<std::string> snapshot() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return lines;
+  }
+};
+
+class poll_target : public courier::actor {
+ public:
+  explicit poll_target(poll_log* log) : log_(log) {}
+
+ protected:
+  courier::behavior behavior() override {
+    return {
+        [this](const http::long_poll_event& e) {
+          std::lock_guard<std::mutex> lock(log_->mutex);
+          log_->lines.push_back(e.id + " " + e.subject + " " + e.data.dump());
+        },
+        [this](const http::long_poll_reset& r) {
+          std::lock_guard<std::mutex> lock(log_->mutex);
+          log_->lines.push_back("reset " + r.next);
+        }};
+  }
+
+ private:
+  poll_log* log_;
+};
+
+}  // namespace
+
+// A long-poll route over a router (seq numbers as cursors), empty answers
+// held 20 ms; the reader follows the cursor and sees every event once.
+BOOST_AUTO_TEST_CASE(the_long_poll_loop_follows_the_cursor) {
+  courier::test::time_limit guard{30s};
+  courier::system sys{courier::system_config{.loops = 2}};
+  auto router =
+      courier::router::named(sys, "lp", {.history = {.max_events = 4}});
+  auto hold = sys.spawn<delayer>();
+  http::routes routes;
+  routes.get("/poll/{pattern}", [router, hold](http::request& req,
+                                               http::responder out) {
+    std::uint64_t since = std::stoull(req.query_param("since").value_or("0"));
+    std::size_t max = std::stoul(req.query_param("max").value_or("100"));
+    http::ask<courier::fetch_result>(
+        router.ref(),
+        courier::fetch_request{std::string(req.param("pattern")), since, max})
+        .then(
+            [out, hold](courier::fetch_result f) {
+              nlohmann::json events = nlohmann::json::array();
+              for (const auto& e : f.events) {
+                events.push_back({{"id", std::to_string(e.seq())},
+                                  {"subject", e.subject()},
+                                  {"data", *e.get_if<int>()}});
+              }
+              nlohmann::json body = {{"events", events},
+                                     {"next", std::to_string(f.next)},
+                                     {"reset", f.reset}};
+              if (!events.empty() || f.reset) {
+                out.send(http::response::json(200, body));
+                return;
+              }
+              http::ask<int>(hold, delay_for{20})
+                  .then([out, body](
+                            int) { out.send(http::response::json(200, body)); },
+                        [out](const courier::ask_error&) {});
+            },
+            [out](const courier::ask_error& e) {
+              out.send(http::error_response(e, true));
+            });
+  });
+  auto srv = http::server::start(sys, {}, std::move(routes));
+  std::string url =
+      "http://127.0.0.1:" + std::to_string(srv.port()) + "/poll/orders.*";
+  for (int i = 1; i <= 3; ++i) {
+    router.publish("orders.created", i * 10);
+  }
+  auto c = http::client::start(sys);
+  poll_log log;
+  auto target = sys.spawn<poll_target>(&log);
+  auto reader = http::long_poll_reader::start(
+      sys, c, {.url = url, .target = target, .since = "0", .max = 2});
+  BOOST_REQUIRE(
+      courier::test::poll_until([&] { return log.size() >= 3; }, 10s));
+  router.publish("orders.created", 40);
+  router.publish("orders.shipped", 50);
+  BOOST_REQUIRE(
+      courier::test::poll_until([&] { return log.size() >= 5; }, 10s));
+  BOOST_TEST(log.snapshot() == (std::vector<std::string>{
+                                   "1 orders.created 10", "2 orders.created 20",
+                                   "3 orders.created 30", "4 orders.created 40",
+                                   "5 orders.shipped 50"}));
+  sys.stop(reader.ref());
+
+  // A cursor history no longer covers: reset, then what history holds.
+  poll_log log2;
+  auto target2 = sys.spawn<poll_target>(&log2);
+  http::long_poll_reader::start(
+      sys, c, {.url = url, .target = target2, .since = "0", .max = 10});
+  BOOST_REQUIRE(
+      courier::test::poll_until([&] { return log2.size() >= 5; }, 10s));
+  auto lines = log2.snapshot();
+  BOOST_TEST(lines[0] == "reset 5");
+  BOOST_TEST(lines[1] == "2 orders.created 20");
+  BOOST_TEST(lines[4] == "5 orders.shipped 50");
+}

@@ -173,4 +173,47 @@ class sse_reader {
   actor_ref ref_{};
 };
 
+/// One event of a long-poll response.
+struct long_poll_event {
+  std::string id;  ///< the cursor after this event
+  std::string subject;
+  nlohmann::json data;
+};
+
+/// Told to the target when a poll response says `"reset": true` (the
+/// cursor was older than the server's history, or from another epoch).
+struct long_poll_reset {
+  std::string next;
+};
+
+struct long_poll_config {
+  /// The poll URL without its query, e.g. http://host:8080/poll/orders.>
+  std::string url{};
+  actor_ref target{};  ///< gets long_poll_event and long_poll_reset
+  /// The first cursor (empty: from now).
+  std::string since{};
+  /// How long the server may hold each poll (the `timeout` parameter).
+  std::chrono::seconds hold{25};
+  std::size_t max = 100;  ///< the `max` parameter
+  /// After a failed poll: first wait, doubled up to the cap.
+  std::chrono::milliseconds backoff{500};
+  std::chrono::milliseconds backoff_cap{30000};
+  std::optional<std::uint16_t> loop{};
+};
+
+/// The long-poll loop: GETs url?since=CURSOR&timeout=HOLD&max=MAX through
+/// `c`, tells each event of the response {"events": [{"id", "subject",
+/// "data"}], "next": ID, "reset": bool} to the target in order, and
+/// re-polls at once with "next" as the cursor. A failed poll (no
+/// response, a non-2xx status, a body that is not that JSON) is retried
+/// with backoff. Stop it with system::stop(ref()).
+class long_poll_reader {
+ public:
+  static long_poll_reader start(system& sys, client c, long_poll_config cfg);
+  actor_ref ref() const noexcept { return ref_; }
+
+ private:
+  actor_ref ref_{};
+};
+
 }  // namespace courier::http
