@@ -82,11 +82,14 @@ struct server_fixture {
   std::string base;
 };
 
-// A one-shot raw server: accepts one connection, reads a little, writes
-// `reply`, closes.
-class raw_server {
+// Serves scripted replies to successive connections and records each
+// request; the last connection stays open until the server is destroyed
+// (or closes like the others with keep_last_open = false).
+class script_server {
  public:
-  explicit raw_server(std::string reply) {
+  explicit script_server(std::vector<std::string> replies,
+                         bool keep_last_open = true)
+      : replies_(std::move(replies)), keep_last_open_(keep_last_open) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -95,30 +98,63 @@ class raw_server {
     socklen_t len = sizeof(a);
     ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
     port_ = ntohs(a.sin_port);
-    ::listen(fd_, 4);
-    thread_ = std::thread([this, reply = std::move(reply)] {
+    ::listen(fd_, 8);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~script_server() {
+    stopping_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+    if (open_ >= 0) {
+      ::close(open_);
+    }
+  }
+  std::string url() const {
+    return "http://127.0.0.1:" + std::to_string(port_) + "/events";
+  }
+  std::vector<std::string> requests() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return requests_;
+  }
+
+ private:
+  void run() {
+    for (std::size_t i = 0; i < replies_.size() && !stopping_; ++i) {
       int c = ::accept(fd_, nullptr, nullptr);
       if (c < 0) {
         return;
       }
+      std::string req;
       char buf[4096];
-      (void)::recv(c, buf, sizeof(buf), 0);
-      (void)::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
-      ::close(c);
-    });
-  }
-  ~raw_server() {
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    thread_.join();
-  }
-  std::string url() const {
-    return "http://127.0.0.1:" + std::to_string(port_) + "/";
+      while (req.find("\r\n\r\n") == std::string::npos) {
+        ssize_t n = ::recv(c, buf, sizeof(buf), 0);
+        if (n <= 0) {
+          break;
+        }
+        req.append(buf, static_cast<std::size_t>(n));
+      }
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        requests_.push_back(req);
+      }
+      (void)::send(c, replies_[i].data(), replies_[i].size(), MSG_NOSIGNAL);
+      if (i + 1 == replies_.size() && keep_last_open_) {
+        open_ = c;  // keep the last one open
+      } else {
+        ::close(c);
+      }
+    }
   }
 
- private:
+  std::vector<std::string> replies_;
+  bool keep_last_open_;
   int fd_;
   std::uint16_t port_;
+  std::atomic<bool> stopping_{false};
+  int open_ = -1;
+  std::mutex mutex_;
+  std::vector<std::string> requests_;
   std::thread thread_;
 };
 
@@ -194,12 +230,13 @@ BOOST_AUTO_TEST_CASE(typed_errors) {
   r.timeout = 10s;
   BOOST_TEST((error_of(c, r) == http::client_error::too_large));
   {
-    raw_server garbage("this is not HTTP at all\r\n\r\n");
+    script_server garbage({"this is not HTTP at all\r\n\r\n"}, false);
     r.url = garbage.url();
     BOOST_TEST((error_of(c, r) == http::client_error::protocol));
   }
   {
-    raw_server cut("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort");
+    script_server cut({"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"},
+                      false);
     r.url = cut.url();
     BOOST_TEST((error_of(c, r) == http::client_error::closed));
   }
@@ -211,7 +248,8 @@ BOOST_AUTO_TEST_CASE(a_response_delimited_by_the_close) {
   courier::test::time_limit guard{30s};
   courier::system sys{courier::system_config{.loops = 1}};
   auto c = http::client::start(sys);
-  raw_server old("HTTP/1.0 200 OK\r\nX-Old: yes\r\n\r\nhello until close");
+  script_server old({"HTTP/1.0 200 OK\r\nX-Old: yes\r\n\r\nhello until close"},
+                    false);
   auto r = c.get(old.url());
   BOOST_TEST(r.status == 200);
   BOOST_TEST(r.body == "hello until close");
@@ -252,79 +290,6 @@ BOOST_AUTO_TEST_CASE(the_poller_gets_a_url) {
 }
 
 namespace {
-
-// Serves scripted replies to successive connections and records each
-// request; the last connection stays open until the server is destroyed.
-class script_server {
- public:
-  explicit script_server(std::vector<std::string> replies)
-      : replies_(std::move(replies)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-    socklen_t len = sizeof(a);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    ::listen(fd_, 8);
-    thread_ = std::thread([this] { run(); });
-  }
-  ~script_server() {
-    stopping_ = true;
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    thread_.join();
-    if (open_ >= 0) {
-      ::close(open_);
-    }
-  }
-  std::string url() const {
-    return "http://127.0.0.1:" + std::to_string(port_) + "/events";
-  }
-  std::vector<std::string> requests() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return requests_;
-  }
-
- private:
-  void run() {
-    for (std::size_t i = 0; i < replies_.size() && !stopping_; ++i) {
-      int c = ::accept(fd_, nullptr, nullptr);
-      if (c < 0) {
-        return;
-      }
-      std::string req;
-      char buf[4096];
-      while (req.find("\r\n\r\n") == std::string::npos) {
-        ssize_t n = ::recv(c, buf, sizeof(buf), 0);
-        if (n <= 0) {
-          break;
-        }
-        req.append(buf, static_cast<std::size_t>(n));
-      }
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        requests_.push_back(req);
-      }
-      (void)::send(c, replies_[i].data(), replies_[i].size(), MSG_NOSIGNAL);
-      if (i + 1 == replies_.size()) {
-        open_ = c;  // keep the last one open
-      } else {
-        ::close(c);
-      }
-    }
-  }
-
-  std::vector<std::string> replies_;
-  int fd_;
-  std::uint16_t port_;
-  std::atomic<bool> stopping_{false};
-  int open_ = -1;
-  std::mutex mutex_;
-  std::vector<std::string> requests_;
-  std::thread thread_;
-};
 
 struct sse_log {
   std::mutex mutex;

@@ -127,28 +127,6 @@ response reply_to_response(R&& reply) {
 }  // namespace detail
 
 /// A route that asks `target` with to_message(request) and answers with
-/// the reply: a `response` as is, a std::string as text, anything else
-/// through its nlohmann::json conversion (application/json). The request
-/// fails with error_response() when the ask does.
-template <class R, class ToMessage>
-handler ask_route(
-    actor_ref target, ToMessage to_message,
-    std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
-  return [target, to_message = std::move(to_message), timeout](request& req,
-                                                               responder out) {
-    courier::detail::pending_ask_access::make<R>(target, to_message(req),
-                                                 timeout)
-        .then(
-            [out](R reply) {
-              out.send(detail::reply_to_response(std::move(reply)));
-            },
-            [out](const ask_error& e) {
-              out.send(error_response(e, detail::expose_errors_here()));
-            });
-  };
-}
-
-/// A route that asks `target` with to_message(request) and answers with
 /// to_response(reply).
 template <class R, class ToMessage, class ToResponse>
 requires std::is_invocable_r_v<response, ToResponse&, R> handler
@@ -165,6 +143,20 @@ ask_route(actor_ref target, ToMessage to_message, ToResponse to_response,
                 out.send(error_response(e, detail::expose_errors_here()));
               });
   };
+}
+
+/// A route that asks `target` with to_message(request) and answers with
+/// the reply: a `response` as is, a std::string as text, anything else
+/// through its nlohmann::json conversion (application/json). The request
+/// fails with error_response() when the ask does.
+template <class R, class ToMessage>
+handler ask_route(
+    actor_ref target, ToMessage to_message,
+    std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
+  return ask_route<R>(
+      target, std::move(to_message),
+      [](R reply) { return detail::reply_to_response(std::move(reply)); },
+      timeout);
 }
 
 /// From a route handler (it runs in the edge actor's context): prepares

@@ -66,8 +66,7 @@ struct conn {
   bool got_bytes = false;
   // The response being parsed.
   client_response current;
-  std::string field;
-  bool last_was_value = false;
+  header_builder header;
   bool head = false;
   bool complete = false;
   client_error error = client_error::none;
@@ -257,8 +256,7 @@ class client_actor final : public actor {
     c.request = id;
     c.got_bytes = false;
     c.current = client_response{};
-    c.field.clear();
-    c.last_was_value = false;
+    c.header.reset();
     c.complete = false;
     c.error = client_error::none;
     c.head = p.req.method == "HEAD";
@@ -362,24 +360,13 @@ class client_actor final : public actor {
 
   static int on_header_field(http_parser* p, const char* at, std::size_t len) {
     conn& c = conn_of(p);
-    if (c.last_was_value) {
-      c.field.clear();
-      c.last_was_value = false;
-    }
-    c.field.append(at, len);
+    c.header.on_field(std::string_view(at, len));
     return 0;
   }
 
   static int on_header_value(http_parser* p, const char* at, std::size_t len) {
     conn& c = conn_of(p);
-    if (!c.last_was_value) {
-      c.current.headers.add(c.field, {});
-      c.last_was_value = true;
-    }
-    auto& fields =
-        const_cast<std::vector<std::pair<std::string, std::string>>&>(
-            c.current.headers.fields());
-    fields.back().second.append(at, len);
+    c.header.on_value(c.current.headers, std::string_view(at, len));
     return 0;
   }
 

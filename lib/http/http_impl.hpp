@@ -38,6 +38,35 @@ const std::string& http_date();
 
 bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
 
+/// Builds headers from http_parser's field and value callbacks, which may
+/// deliver a name or a value in several pieces.
+struct header_builder {
+  std::string field;
+  bool last_was_value = false;
+
+  void on_field(std::string_view piece) {
+    if (last_was_value) {
+      field.clear();
+      last_was_value = false;
+    }
+    field.append(piece);
+  }
+  void on_value(http::headers& h, std::string_view piece) {
+    if (!last_was_value) {
+      h.add(field, {});
+      last_was_value = true;
+    }
+    auto& fields =
+        const_cast<std::vector<std::pair<std::string, std::string>>&>(
+            h.fields());
+    fields.back().second.append(piece);
+  }
+  void reset() {
+    field.clear();
+    last_was_value = false;
+  }
+};
+
 /// The parts of an http:// URL.
 struct url_parts {
   std::string host;

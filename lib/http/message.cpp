@@ -106,10 +106,10 @@ response error_response(const ask_error& e, bool expose_detail) {
 
 namespace {
 
-std::vector<std::string> split_path(std::string_view path) {
-  std::vector<std::string> out;
-  std::size_t i = 0;
-  while (i < path.size()) {
+// Calls on_segment(view) for each non-empty segment of a path.
+template <class F>
+void for_each_segment(std::string_view path, F&& on_segment) {
+  for (std::size_t i = 0; i < path.size();) {
     if (path[i] == '/') {
       ++i;
       continue;
@@ -118,9 +118,15 @@ std::vector<std::string> split_path(std::string_view path) {
     if (j == std::string_view::npos) {
       j = path.size();
     }
-    out.emplace_back(path.substr(i, j - i));
+    on_segment(path.substr(i, j - i));
     i = j;
   }
+}
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  for_each_segment(path,
+                   [&out](std::string_view seg) { out.emplace_back(seg); });
   return out;
 }
 
@@ -300,26 +306,17 @@ route_match match_route(const routes& table, std::string_view method,
   std::string_view inline_segs[16];
   std::vector<std::string_view> more;
   std::size_t count = 0;
-  for (std::size_t i = 0; i < path.size();) {
-    if (path[i] == '/') {
-      ++i;
-      continue;
-    }
-    std::size_t j = path.find('/', i);
-    if (j == std::string_view::npos) {
-      j = path.size();
-    }
+  for_each_segment(path, [&](std::string_view seg) {
     if (count < 16) {
-      inline_segs[count] = path.substr(i, j - i);
+      inline_segs[count] = seg;
     } else {
       if (more.empty()) {
         more.assign(inline_segs, inline_segs + 16);
       }
-      more.push_back(path.substr(i, j - i));
+      more.push_back(seg);
     }
     ++count;
-    i = j;
-  }
+  });
   const std::string_view* segs = more.empty() ? inline_segs : more.data();
   bool head = method == "HEAD";
   for (const routes::entry& e : table.entries()) {

@@ -92,8 +92,7 @@ struct connection {
 
   // The request being parsed.
   request current;
-  std::string field;
-  bool last_was_value = false;
+  header_builder header;
   bool in_message = false;
   std::size_t header_bytes = 0;
   bool headers_done = false;
@@ -335,8 +334,7 @@ class edge final : public actor {
   static int on_message_begin(http_parser* p) {
     connection& c = conn_of(p);
     c.current = request{};
-    c.field.clear();
-    c.last_was_value = false;
+    c.header.reset();
     c.in_message = true;
     c.header_bytes = 0;
     c.headers_done = false;
@@ -358,11 +356,7 @@ class edge final : public actor {
     if (c.owner->over_header_limit(c, len)) {
       return 1;
     }
-    if (c.last_was_value) {
-      c.field.clear();
-      c.last_was_value = false;
-    }
-    c.field.append(at, len);
+    c.header.on_field(std::string_view(at, len));
     return 0;
   }
 
@@ -371,14 +365,7 @@ class edge final : public actor {
     if (c.owner->over_header_limit(c, len)) {
       return 1;
     }
-    if (!c.last_was_value) {
-      c.current.headers.add(c.field, {});
-      c.last_was_value = true;
-    }
-    auto& fields =
-        const_cast<std::vector<std::pair<std::string, std::string>>&>(
-            c.current.headers.fields());
-    fields.back().second.append(at, len);
+    c.header.on_value(c.current.headers, std::string_view(at, len));
     return 0;
   }
 
