@@ -100,6 +100,7 @@ struct connection {
   std::string error_message;
 
   std::deque<slot> pending;  // responses in request order
+  std::string backlog;       // received, not parsed yet (paused parser)
   std::uint64_t next_seq = 0;
   std::uint64_t first_seq = 0;  // seq of pending.front()
   std::size_t write_bytes = 0;  // queued in uv_write, not yet written
@@ -293,27 +294,65 @@ class edge final : public actor {
       return;
     }
     self.stats_.bytes_in += static_cast<std::uint64_t>(n);
-    std::size_t parsed = http_parser_execute(
-        &c->parser, &self.settings_, buf->base, static_cast<std::size_t>(n));
-    if (c->closing) {
+    self.feed(*c, buf->base, static_cast<std::size_t>(n));
+  }
+
+  // Parses what arrived. When too many responses are queued (bytes or
+  // count), parsing pauses after a request: the rest of the data waits in
+  // the connection's backlog and reading stops until the client reads.
+  void feed(connection& c, const char* data, std::size_t n) {
+    std::size_t parsed = http_parser_execute(&c.parser, &settings_, data, n);
+    if (c.closing) {
       return;
     }
-    if (c->error_status == 0 &&
-        (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK ||
-         parsed != static_cast<std::size_t>(n)) &&
-        !c->stop_parsing) {
-      c->error_status = 400;
-      c->error_message = std::string("malformed request: ") +
-                         http_errno_description(HTTP_PARSER_ERRNO(&c->parser));
-    }
-    if (c->error_status != 0) {
-      self.fail_request(*c, c->error_status, c->error_message);
+    if (c.error_status == 0 && !c.stop_parsing &&
+        HTTP_PARSER_ERRNO(&c.parser) == HPE_PAUSED) {
+      c.backlog.assign(data + parsed, n - parsed);
+      c.read_paused = true;
+      stop_reading(c);
       return;
     }
-    if (c->pending.size() >= self.cfg_.max_pipelined) {
-      c->read_paused = true;
-      self.stop_reading(*c);
+    if (c.error_status == 0 &&
+        (HTTP_PARSER_ERRNO(&c.parser) != HPE_OK || parsed != n) &&
+        !c.stop_parsing) {
+      c.error_status = 400;
+      c.error_message = std::string("malformed request: ") +
+                        http_errno_description(HTTP_PARSER_ERRNO(&c.parser));
     }
+    if (c.error_status != 0) {
+      fail_request(c, c.error_status, c.error_message);
+      return;
+    }
+    if (over_queue_limit(c)) {
+      c.read_paused = true;
+      stop_reading(c);
+    }
+  }
+
+  bool over_queue_limit(const connection& c) const noexcept {
+    return c.pending.size() >= cfg_.max_pipelined ||
+           c.write_bytes >= cfg_.max_write_buffer;
+  }
+
+  // Picks up a paused connection once its queue drained: the backlog
+  // first, then reading.
+  void maybe_resume(connection& c) {
+    if (!c.read_paused || c.closing || c.stop_parsing || over_queue_limit(c)) {
+      return;
+    }
+    c.read_paused = false;
+    if (HTTP_PARSER_ERRNO(&c.parser) == HPE_PAUSED) {
+      http_parser_pause(&c.parser, 0);
+    }
+    if (!c.backlog.empty()) {
+      std::string b = std::move(c.backlog);
+      c.backlog.clear();
+      feed(c, b.data(), b.size());
+      if (c.read_paused || c.closing) {
+        return;
+      }
+    }
+    start_reading(c);
   }
 
   static connection& conn_of(http_parser* p) {
@@ -420,6 +459,9 @@ class edge final : public actor {
       c.stop_parsing = true;
       http_parser_pause(p, 1);
       return 0;
+    }
+    if (self.over_queue_limit(c)) {
+      http_parser_pause(p, 1);  // the rest waits in the backlog
     }
     return 0;
   }
@@ -643,11 +685,7 @@ class edge final : public actor {
       }
       arm_timer(c, cfg_.idle_timeout);
     }
-    if (c.read_paused && c.pending.size() < cfg_.max_pipelined &&
-        c.write_bytes < cfg_.max_write_buffer && !c.stop_parsing) {
-      c.read_paused = false;
-      start_reading(c);
-    }
+    maybe_resume(c);
   }
 
   void write_raw(connection& c, std::string data, bool close_after = false) {
@@ -691,11 +729,7 @@ class edge final : public actor {
       self.close_connection(c);
       return;
     }
-    if (c.read_paused && c.write_bytes < self.cfg_.max_write_buffer &&
-        c.pending.size() < self.cfg_.max_pipelined && !c.stop_parsing) {
-      c.read_paused = false;
-      self.start_reading(c);
-    }
+    self.maybe_resume(c);
   }
 
   // An error answer after the requests already pending, then close.
