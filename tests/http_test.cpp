@@ -566,6 +566,9 @@ BOOST_AUTO_TEST_CASE(stop_lets_requests_in_flight_finish) {
   idle.send(get("/hello"));
   BOOST_REQUIRE(idle.read_reply().status == 200);
   c.send(get("/slow?t=late&ms=300"));
+  // Stop only once the edge has the request in hand.
+  BOOST_REQUIRE(courier::test::poll_until(
+      [&] { return f.srv.stats().requests == 2; }, 10s));
   std::thread stopper([&] { f.srv.stop(); });
   auto r = c.read_reply();
   BOOST_TEST(r.body == "late");
