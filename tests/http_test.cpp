@@ -554,6 +554,8 @@ BOOST_AUTO_TEST_CASE(cors_bearer_healthz_and_metrics) {
   BOOST_TEST(r.body.find("courier_http_request_duration_seconds_bucket{"
                          "route=\"/hello\",le=\"+Inf\"} 2") !=
              std::string::npos);
+  BOOST_TEST(r.body.find("courier_http_requests_total{route=\"/healthz\","
+                         "status=\"200\"} 1") != std::string::npos);
   BOOST_TEST(r.body.find("courier_actors ") != std::string::npos);
   BOOST_TEST(r.body.find("courier_dead_letters_total") != std::string::npos);
 }

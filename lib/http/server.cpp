@@ -76,6 +76,7 @@ struct slot {
   bool head = false;        // answer without a body
   std::string cors_origin;  // Access-Control-Allow-Origin, if any
   const routes::entry* route = nullptr;
+  const char* builtin = nullptr;  // "/healthz" or "/metrics"
   clock_type::time_point start;
 };
 
@@ -509,10 +510,12 @@ class edge final : public actor {
     }
     if (cfg_.builtin_routes && (req.method == "GET" || head)) {
       if (req.path == "/healthz") {
+        s.builtin = "/healthz";
         respond(c, s, response::json(200, {{"status", "ok"}}), req);
         return;
       }
       if (req.path == "/metrics") {
+        s.builtin = "/metrics";
         serve_metrics(c, s);
         return;
       }
@@ -646,7 +649,9 @@ class edge final : public actor {
   }
 
   void record(const slot& s, int status) {
-    const std::string& key = s.route != nullptr ? s.route->pattern : unrouted_;
+    const std::string key = s.route != nullptr     ? s.route->pattern
+                            : s.builtin != nullptr ? std::string(s.builtin)
+                                                   : unrouted_;
     route_counters& rc = counters_[key];
     ++rc.by_status[status];
     double secs =
