@@ -33,13 +33,19 @@ using subscriber_list = std::shared_ptr<const std::vector<std::uint64_t>>;
 // --- router -> shard messages
 // -------------------------------------------------
 
+// A subscription's place in its shard: slot index (low 32 bits) and the
+// slot's generation (high 32 bits), given out by the router. It travels in
+// the subscriber lists and in each event envelope, so that delivery finds
+// the subscription by indexing, and a stale token (a slot reused since)
+// finds nothing.
 struct shard_add {
+  std::uint64_t token = 0;
   subscribe_message sub;
   std::optional<subscription_gap> gap;
   std::vector<event_ptr> replay;
 };
 struct shard_remove {
-  std::uint64_t id = 0;
+  std::uint64_t token = 0;
 };
 struct shard_event {
   event_ptr record;
@@ -67,12 +73,12 @@ class router_shard final : public event_feed, public stop_watcher {
  public:
   explicit router_shard(actor_ref router) : router_(router) {}
 
-  bool accept_event(std::uint64_t id) noexcept override {
-    auto it = subs_.find(id);
-    if (it == subs_.end()) {
+  bool accept_event(std::uint64_t token) noexcept override {
+    sub* found = find(token);
+    if (found == nullptr) {
       return false;
     }
-    sub& s = it->second;
+    sub& s = *found;
     --s.in_mailbox;
     ++s.delivered;
     ++delivered_;
@@ -85,11 +91,16 @@ class router_shard final : public event_feed, public stop_watcher {
     if (it == by_actor_.end()) {
       return;
     }
-    std::vector<std::uint64_t> ids = std::move(it->second);
+    std::vector<std::uint64_t> tokens = std::move(it->second);
     by_actor_.erase(it);
     bool tell_router = !loop::current()->stopping_all();
-    for (std::uint64_t id : ids) {
-      subs_.erase(id);
+    for (std::uint64_t token : tokens) {
+      sub* s = find(token);
+      if (s == nullptr) {
+        continue;
+      }
+      std::uint64_t id = s->id;
+      *s = sub{};
       if (tell_router) {
         router_.tell(unsubscribe_message{id});
       }
@@ -100,15 +111,14 @@ class router_shard final : public event_feed, public stop_watcher {
   courier::behavior behavior() override {
     return {
         [this](shard_event& m) {
-          for (std::uint64_t id : *m.subscribers) {
-            auto it = subs_.find(id);
-            if (it != subs_.end()) {
-              offer(it->second, m.record);
+          for (std::uint64_t token : *m.subscribers) {
+            if (sub* s = find(token)) {
+              offer(*s, m.record);
             }
           }
         },
         [this](shard_add& m) { add(m); },
-        [this](const shard_remove& m) { remove(m.id); },
+        [this](const shard_remove& m) { remove(m.token); },
         [this](shard_stats_request) { return stats(); },
     };
   }
@@ -118,6 +128,7 @@ class router_shard final : public event_feed, public stop_watcher {
 
  private:
   struct sub {
+    std::uint64_t token = 0;  // 0: a free slot
     std::uint64_t id = 0;
     std::string pattern;
     actor_ref subscriber;
@@ -133,6 +144,14 @@ class router_shard final : public event_feed, public stop_watcher {
     std::uint64_t skipped = 0;
   };
 
+  sub* find(std::uint64_t token) noexcept {
+    auto slot = static_cast<std::uint32_t>(token);
+    if (slot >= slots_.size() || slots_[slot].token != token || token == 0) {
+      return nullptr;
+    }
+    return &slots_[slot];
+  }
+
   void add(shard_add& m) {
     const subscribe_message& req = m.sub;
     actor* target = loop::current()->local_actor(req.subscriber);
@@ -141,7 +160,15 @@ class router_shard final : public event_feed, public stop_watcher {
       return;
     }
     loop::current()->watch(*target);
-    sub s;
+    auto slot = static_cast<std::uint32_t>(m.token);
+    if (slot >= slots_.size()) {
+      slots_.resize(slot + 1);
+    }
+    if (slots_[slot].token != 0) {
+      remove(slots_[slot].token);  // the router reused it: the old one ended
+    }
+    sub& s = slots_[slot];
+    s.token = m.token;
     s.id = req.id;
     s.pattern = req.pattern;
     s.subscriber = req.subscriber;
@@ -150,35 +177,32 @@ class router_shard final : public event_feed, public stop_watcher {
     s.policy = req.options.on_overflow;
     s.bound = std::max<std::size_t>(req.options.max_in_flight, 1);
     s.window = std::clamp<std::size_t>(s.bound / 2, 1, 32);
-    auto [it, fresh] = subs_.emplace(req.id, std::move(s));
-    if (!fresh) {
-      return;
-    }
-    by_actor_[req.subscriber].push_back(req.id);
+    by_actor_[req.subscriber].push_back(m.token);
     if (m.gap) {
       req.subscriber.tell(std::move(*m.gap));
     }
     for (const event_ptr& rec : m.replay) {
-      if (subs_.find(req.id) == subs_.end()) {
+      sub* live = find(m.token);
+      if (live == nullptr) {
         break;  // cancelled by its policy during the replay
       }
-      offer(it->second, rec);
+      offer(*live, rec);
     }
   }
 
-  void remove(std::uint64_t id) {
-    auto it = subs_.find(id);
-    if (it == subs_.end()) {
+  void remove(std::uint64_t token) {
+    sub* s = find(token);
+    if (s == nullptr) {
       return;
     }
-    auto owner = by_actor_.find(it->second.subscriber);
+    auto owner = by_actor_.find(s->subscriber);
     if (owner != by_actor_.end()) {
-      std::erase(owner->second, id);
+      std::erase(owner->second, token);
       if (owner->second.empty()) {
         by_actor_.erase(owner);
       }
     }
-    subs_.erase(it);
+    *s = sub{};
   }
 
   void offer(sub& s, const event_ptr& rec) {
@@ -219,7 +243,7 @@ class router_shard final : public event_feed, public stop_watcher {
     e.kind = envelope_kind::event;
     e.target = s.subscriber;
     e.reply_to = self();
-    e.request_id = s.id;
+    e.request_id = s.token;
     ++s.in_mailbox;
     post(std::move(e));
   }
@@ -251,16 +275,19 @@ class router_shard final : public event_feed, public stop_watcher {
         "more than " + std::to_string(s.bound) +
             " events in flight (overflow policy: cancel)"});
     router_.tell(unsubscribe_message{s.id});
-    remove(s.id);
+    remove(s.token);
   }
 
   shard_stats stats() const {
     shard_stats out;
     out.delivered = delivered_;
     out.dropped = dropped_;
-    for (const auto& [id, s] : subs_) {
+    for (const sub& s : slots_) {
+      if (s.token == 0) {
+        continue;
+      }
       out.subscriptions.push_back(subscription_stats{
-          id, s.pattern, s.subscriber, s.policy, s.bound, s.delivered,
+          s.id, s.pattern, s.subscriber, s.policy, s.bound, s.delivered,
           s.dropped, s.skipped, s.in_mailbox + s.waiting.size()});
     }
     out.dropped_by_subject.assign(dropped_by_subject_.begin(),
@@ -269,7 +296,7 @@ class router_shard final : public event_feed, public stop_watcher {
   }
 
   actor_ref router_;
-  std::unordered_map<std::uint64_t, sub> subs_;
+  std::vector<sub> slots_;  // indexed by the token's slot
   std::unordered_map<actor_ref, std::vector<std::uint64_t>> by_actor_;
   std::unordered_map<std::string, std::uint64_t> dropped_by_subject_;
   std::uint64_t delivered_ = 0;
@@ -299,6 +326,7 @@ class router_actor final : public actor {
 
   void on_start() override {
     std::size_t loops = system_of(*this).loop_count();
+    pools_.resize(loops);
     for (std::size_t i = 0; i < loops; ++i) {
       shards_.push_back(spawn<router_shard>(
           spawn_options{.loop = static_cast<std::uint16_t>(i)}, self()));
@@ -324,7 +352,30 @@ class router_actor final : public actor {
   struct subscriber_entry {
     std::string pattern;
     actor_ref subscriber;
+    std::uint64_t token = 0;  // its slot in its shard
   };
+  // The slots of one shard: generations, and the free ones.
+  struct slot_pool {
+    std::vector<std::uint32_t> generations;
+    std::vector<std::uint32_t> free;
+  };
+
+  std::uint64_t take_slot(std::uint16_t loop_index) {
+    slot_pool& p = pools_[loop_index];
+    std::uint32_t slot;
+    if (!p.free.empty()) {
+      slot = p.free.back();
+      p.free.pop_back();
+    } else {
+      slot = static_cast<std::uint32_t>(p.generations.size());
+      p.generations.push_back(0);
+    }
+    std::uint32_t gen = ++p.generations[slot];
+    if (gen == 0) {
+      gen = p.generations[slot] = 1;
+    }
+    return (std::uint64_t{gen} << 32) | slot;
+  }
   struct subject_entry {
     std::uint64_t published = 0;
     std::uint64_t routed = 0;
@@ -379,7 +430,7 @@ class router_actor final : public actor {
     trie_.match(subject, [&](std::uint64_t id) {
       auto it = subscribers_.find(id);
       if (it != subscribers_.end()) {
-        by_loop[it->second.subscriber.loop()].push_back(id);
+        by_loop[it->second.subscriber.loop()].push_back(it->second.token);
       }
     });
     for (std::size_t i = 0; i < by_loop.size(); ++i) {
@@ -397,10 +448,13 @@ class router_actor final : public actor {
         m.subscriber.loop() >= shards_.size()) {
       return;
     }
-    subscribers_.emplace(m.id, subscriber_entry{m.pattern, m.subscriber});
+    std::uint64_t token = take_slot(m.subscriber.loop());
+    subscribers_.emplace(m.id,
+                         subscriber_entry{m.pattern, m.subscriber, token});
     trie_.insert(m.pattern, m.id);
     ++generation_;
     shard_add add;
+    add.token = token;
     if (m.options.since) {
       std::uint64_t since = *m.options.since;
       std::uint64_t first = first_seq();
@@ -427,7 +481,9 @@ class router_actor final : public actor {
       return;
     }
     trie_.erase(it->second.pattern, id);
-    shards_[it->second.subscriber.loop()].tell(shard_remove{id});
+    std::uint16_t where = it->second.subscriber.loop();
+    shards_[where].tell(shard_remove{it->second.token});
+    pools_[where].free.push_back(static_cast<std::uint32_t>(it->second.token));
     subscribers_.erase(it);
     ++generation_;
   }
@@ -551,6 +607,7 @@ class router_actor final : public actor {
   router_config cfg_;
   std::string epoch_;
   std::vector<actor_ref> shards_;
+  std::vector<slot_pool> pools_;  // one per shard
   subject_trie trie_;
   std::unordered_map<std::uint64_t, subscriber_entry> subscribers_;
   std::uint64_t generation_ = 0;
