@@ -45,7 +45,7 @@ void timer_table::erase(std::uint64_t id, std::uint32_t& head) {
     heap_.remove(records_, index);
   }
   if (!r.key.empty()) {
-    keys_.erase({r.owner, std::move(r.key)});
+    keys_.erase(keys_.find(key_view{r.owner, r.key}));
     r.key.clear();
   }
   if (r.prev != npos) {
@@ -75,7 +75,7 @@ void timer_table::erase_all(std::uint32_t& head) {
 }
 
 std::uint64_t timer_table::find_key(actor* owner, std::string_view key) const {
-  auto it = keys_.find({owner, std::string(key)});
+  auto it = keys_.find(key_view{owner, key});
   return it == keys_.end() ? 0 : it->second;
 }
 

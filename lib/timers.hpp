@@ -112,17 +112,41 @@ class timer_table {
     return static_cast<std::uint32_t>((id & 0xFFFFFFFFu) - 1);
   }
 
+  // (owner, key) -> timer id, looked up by a view of the key (no string
+  // is built to find or cancel a keyed timer).
+  struct key_view {
+    actor* owner;
+    std::string_view key;
+  };
   struct key_hash {
+    using is_transparent = void;
+    std::size_t operator()(const key_view& k) const noexcept {
+      return std::hash<std::string_view>{}(k.key) ^
+             (std::hash<actor*>{}(k.owner) * 0x9E3779B97F4A7C15ull);
+    }
     std::size_t operator()(
         const std::pair<actor*, std::string>& k) const noexcept {
-      return std::hash<std::string>{}(k.second) ^
-             (std::hash<actor*>{}(k.first) * 0x9E3779B97F4A7C15ull);
+      return (*this)(key_view{k.first, k.second});
+    }
+  };
+  struct key_equal {
+    using is_transparent = void;
+    static key_view view(const key_view& k) noexcept { return k; }
+    static key_view view(const std::pair<actor*, std::string>& k) noexcept {
+      return {k.first, k.second};
+    }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      key_view x = view(a);
+      key_view y = view(b);
+      return x.owner == y.owner && x.key == y.key;
     }
   };
 
   std::vector<record> records_;
   deadline_heap<record> heap_;
-  std::unordered_map<std::pair<actor*, std::string>, std::uint64_t, key_hash>
+  std::unordered_map<std::pair<actor*, std::string>, std::uint64_t, key_hash,
+                     key_equal>
       keys_;
   std::uint32_t free_head_ = npos;
   std::uint32_t next_seq_ = 1;

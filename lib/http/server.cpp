@@ -649,10 +649,18 @@ class edge final : public actor {
   }
 
   void record(const slot& s, int status) {
-    const std::string key = s.route != nullptr     ? s.route->pattern
-                            : s.builtin != nullptr ? std::string(s.builtin)
-                                                   : unrouted_;
-    route_counters& rc = counters_[key];
+    // Looked up by view: no string is built per request.
+    std::string_view key = "(none)";
+    if (s.route != nullptr) {
+      key = s.route->pattern;
+    } else if (s.builtin != nullptr) {
+      key = s.builtin;
+    }
+    auto it = counters_.find(key);
+    if (it == counters_.end()) {
+      it = counters_.emplace(std::string(key), route_counters{}).first;
+    }
+    route_counters& rc = it->second;
     ++rc.by_status[status];
     double secs =
         std::chrono::duration<double>(clock_type::now() - s.start).count();
@@ -1064,8 +1072,7 @@ class edge final : public actor {
   std::array<char, 64 * 1024> read_buffer_{};
   uv_tcp_t* listener_ = nullptr;
   std::vector<connection*> connections_;
-  std::map<std::string, route_counters> counters_;
-  const std::string unrouted_ = "(none)";
+  std::map<std::string, route_counters, std::less<>> counters_;
   server_stats stats_;
   bool draining_ = false;
   response_promise<void> stop_promise_;
