@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -508,4 +509,75 @@ BOOST_AUTO_TEST_CASE(the_long_poll_loop_follows_the_cursor) {
   BOOST_TEST(lines[0] == "reset 5");
   BOOST_TEST(lines[1] == "2 orders.created 20");
   BOOST_TEST(lines[4] == "5 orders.shipped 50");
+}
+
+// The server drops the first two connections without an answer: the
+// reader reports reconnecting each time, retries, and reads the third.
+BOOST_AUTO_TEST_CASE(the_sse_reader_retries_until_the_server_is_up) {
+  courier::test::time_limit guard{30s};
+  courier::system sys{courier::system_config{.loops = 1}};
+  script_server srv({"", "", sse_head + "id: 9\ndata: up\n\n"}, true);
+  sse_log log;
+  auto target = sys.spawn<sse_target>(&log);
+  auto reader = http::sse_reader::start(
+      sys, {.url = srv.url(),
+            .target = target,
+            .reconnect = std::chrono::milliseconds(10)});
+  BOOST_REQUIRE(courier::test::poll_until(
+      [&] {
+        auto l = log.snapshot();
+        return !l.empty() && l.back() == "event message 9 up";
+      },
+      10s));
+  auto l = log.snapshot();
+  BOOST_TEST(std::count(l.begin(), l.end(), "reconnecting") == 2);
+  BOOST_TEST(srv.requests().size() == 3u);
+  sys.stop(reader.ref());
+}
+
+namespace {
+
+struct flaky_counter {
+  std::atomic<int> calls{0};
+};
+
+}  // namespace
+
+// Two failed polls (503, then a body that is not a poll result), then a
+// good one: the reader backs off, retries, and delivers.
+BOOST_AUTO_TEST_CASE(the_long_poll_loop_retries_failed_polls) {
+  courier::test::time_limit guard{30s};
+  courier::system sys{courier::system_config{.loops = 2}};
+  auto calls = std::make_shared<flaky_counter>();
+  http::routes routes;
+  routes.get("/poll/{pattern}", [calls](const http::request& q) {
+    int n = ++calls->calls;
+    if (n == 1) {
+      return http::response::error(503, "warming up");
+    }
+    if (n == 2) {
+      return http::response::text(200, "not json");
+    }
+    if (q.query_param("since").value_or("") == "1") {
+      return http::response::json(
+          200, {{"events", nlohmann::json::array()}, {"next", "1"}});
+    }
+    return http::response::json(
+        200, {{"events", {{{"id", "1"}, {"subject", "a.b"}, {"data", 7}}}},
+              {"next", "1"}});
+  });
+  auto srv = http::server::start(sys, {}, std::move(routes));
+  auto c = http::client::start(sys);
+  poll_log log;
+  auto target = sys.spawn<poll_target>(&log);
+  auto reader = http::long_poll_reader::start(
+      sys, c,
+      {.url = "http://127.0.0.1:" + std::to_string(srv.port()) + "/poll/a.*",
+       .target = target,
+       .backoff = std::chrono::milliseconds(10)});
+  BOOST_REQUIRE(
+      courier::test::poll_until([&] { return log.size() >= 1; }, 10s));
+  BOOST_TEST(log.snapshot()[0] == "1 a.b 7");
+  BOOST_TEST(calls->calls.load() >= 3);
+  sys.stop(reader.ref());
 }

@@ -438,6 +438,10 @@ BOOST_AUTO_TEST_CASE(a_corpus_of_bad_requests) {
       {"NUL byte in the request line", nul, 400},
       {"bad percent-encoding", get("/echo?a=%zz"), 400},
       {"encoded NUL in the path", get("/hello%00"), 400},
+      {"unsupported Expect",
+       "POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n"
+       "Expect: something-else\r\n\r\ndata",
+       417},
   };
   for (const bad& b : corpus) {
     BOOST_TEST_CONTEXT(b.name) {

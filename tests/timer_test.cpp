@@ -93,6 +93,16 @@ void spin_for(std::chrono::milliseconds d) {
   }
 }
 
+// Lets the 1 ms timer just started fall due while this handler runs, then
+// queues enough messages that the loop returns to libuv (and queues the
+// tick) before whatever the caller tells next is handled.
+void queue_behind_fillers(probe& p) {
+  spin_for(5ms);
+  for (int i = 0; i < 20000; ++i) {
+    p.self().tell(filler{});
+  }
+}
+
 bool tick_queued(const courier::timer& t) {
   return courier::detail::loop::current()->timer_tick_queued(
       courier::detail::timer_access::id(t));
@@ -182,12 +192,7 @@ BOOST_AUTO_TEST_CASE(a_cancel_beats_a_tick_already_queued) {
   auto ref = sys.spawn<probe>();
   ref.tell(run{[&](probe& p) {
     p.saved = p.after(1ms, tick{1});
-    spin_for(5ms);  // the deadline passes while this handler runs
-    // Enough messages that the loop returns to libuv (and queues the tick)
-    // before the cancel below is handled.
-    for (int i = 0; i < 20000; ++i) {
-      p.self().tell(filler{});
-    }
+    queue_behind_fillers(p);
     p.self().tell(run{[&](probe& q) {
       queued_at_cancel.set(tick_queued(q.saved) && q.saved.cancel());
       q.after(30ms, [&q, &at_fence] { at_fence.set(q.ticks); });
@@ -214,10 +219,7 @@ BOOST_AUTO_TEST_CASE(a_keyed_timer_replaces_the_old_one_and_its_queued_tick) {
   });
   ref.tell(run{[&](probe& p) {
     p.saved = p.every("k", 1ms, tick{1});
-    spin_for(5ms);
-    for (int i = 0; i < 20000; ++i) {
-      p.self().tell(filler{});
-    }
+    queue_behind_fillers(p);
     p.self().tell(run{[&](probe& q) {
       bool queued = tick_queued(q.saved);
       auto fresh = q.after("k", 5ms, tick{2});
@@ -312,17 +314,18 @@ BOOST_AUTO_TEST_CASE(one_hundred_thousand_timers_on_one_loop) {
   courier::system sys{courier::system_config{.loops = 1}};
   const auto n = static_cast<int>(courier::test::scaled(100000, 1000));
   countdown fired(n);
-  box<bool> started;
+  box<std::uint64_t> started;
   auto ref = sys.spawn<probe>();
   ref.tell(run{[&](probe& p) {
     for (int i = 0; i < n; ++i) {
       p.after(std::chrono::milliseconds(50 + i % 200),
               [&fired] { fired.count_down(); });
     }
-    started.set(true);
+    // No timer can fire while this handler runs: all n are pending.
+    started.set(pending_timers(sys));
   }});
   BOOST_REQUIRE(started.wait_for(60s));
-  BOOST_TEST(pending_timers(sys) <= static_cast<std::uint64_t>(n));
+  BOOST_TEST(started.get() == static_cast<std::uint64_t>(n));
   BOOST_REQUIRE(fired.wait_for(60s));
   BOOST_TEST(
       courier::test::poll_until([&] { return pending_timers(sys) == 0; }, 10s));
