@@ -493,7 +493,8 @@ class edge final : public actor {
         (q != std::string::npos &&
          !parse_query(std::string_view(req.target).substr(q + 1), req.query))) {
       ++stats_.bad_requests;
-      respond(c, s, response::error(400, "malformed percent-encoding"), req);
+      complete(c, s.state->seq,
+               response::error(400, "malformed percent-encoding"));
       return;
     }
     if (!cfg_.cors_origins.empty() && req.method == "OPTIONS" &&
@@ -505,13 +506,13 @@ class edge final : public actor {
       pre.headers.set("Access-Control-Allow-Headers",
                       "Authorization, Content-Type, Last-Event-ID");
       pre.headers.set("Access-Control-Max-Age", "600");
-      respond(c, s, std::move(pre), req);
+      complete(c, s.state->seq, std::move(pre));
       return;
     }
     if (cfg_.builtin_routes && (req.method == "GET" || head)) {
       if (req.path == "/healthz") {
         s.builtin = "/healthz";
-        respond(c, s, response::json(200, {{"status", "ok"}}), req);
+        complete(c, s.state->seq, response::json(200, {{"status", "ok"}}));
         return;
       }
       if (req.path == "/metrics") {
@@ -530,9 +531,10 @@ class edge final : public actor {
         response r = response::error(
             405, "method " + req.method + " is not allowed here");
         r.headers.set("Allow", allow);
-        respond(c, s, std::move(r), req);
+        complete(c, s.state->seq, std::move(r));
       } else {
-        respond(c, s, response::error(404, "no route for " + req.path), req);
+        complete(c, s.state->seq,
+                 response::error(404, "no route for " + req.path));
       }
       return;
     }
@@ -543,7 +545,7 @@ class edge final : public actor {
           !constant_time_equal(auth.substr(7), m.entry->bearer)) {
         response r = response::error(401, "a valid bearer token is required");
         r.headers.set("WWW-Authenticate", "Bearer");
-        respond(c, s, std::move(r), req);
+        complete(c, s.state->seq, std::move(r));
         return;
       }
     }
@@ -585,12 +587,6 @@ class edge final : public actor {
       }
     }
     return {};
-  }
-
-  void respond(connection& c, slot& s, response r, const request& /*req*/) {
-    s.state->conn = nullptr;
-    finish_slot(c, s, std::move(r));
-    flush(c);
   }
 
   void finish_slot(connection& c, slot& s, response r) {

@@ -66,7 +66,6 @@ class sse_actor final : public actor {
     settings_.on_header_value = &sse_actor::on_header_value;
     settings_.on_headers_complete = &sse_actor::on_headers_complete;
     settings_.on_body = &sse_actor::on_body;
-    settings_.on_message_complete = &sse_actor::on_message_complete;
   }
 
  protected:
@@ -257,8 +256,6 @@ class sse_actor final : public actor {
     self.last_id_ = self.parser_->last_id();
     return ok ? 0 : 1;
   }
-
-  static int on_message_complete(http_parser*) { return 0; }
 
   void lost(const std::string& why) {
     close_conn();
