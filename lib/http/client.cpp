@@ -13,6 +13,7 @@
 #include <http_parser.h>
 #include <uv.h>
 
+#include <array>
 #include <map>
 #include <memory>
 #include <string>
@@ -71,13 +72,6 @@ struct conn {
   bool complete = false;
   client_error error = client_error::none;
   std::string error_message;
-};
-
-struct lookup {
-  uv_getaddrinfo_t req{};
-  std::weak_ptr<token> alive;
-  client_actor* owner = nullptr;
-  std::uint64_t request = 0;
 };
 
 struct write_op {
@@ -161,42 +155,26 @@ class client_actor final : public actor {
         return;
       }
     }
-    auto* l = new lookup;
-    l->alive = alive_;
-    l->owner = this;
-    l->request = id;
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    int rc = uv_getaddrinfo(courier::detail::loop::current()->uv(), &l->req,
-                            &client_actor::on_resolved, p.url.host.c_str(),
-                            std::to_string(p.url.port).c_str(), &hints);
+    int rc =
+        resolve(courier::detail::loop::current()->uv(), p.url.host, p.url.port,
+                alive_, [this, id](int status, const sockaddr* address) {
+                  courier::detail::loop::actor_scope scope(
+                      *courier::detail::loop::current(), *this);
+                  auto it = pending_.find(id);
+                  if (it == pending_.end()) {
+                    return;  // timed out meanwhile
+                  }
+                  if (address == nullptr) {
+                    fail(id, client_error::resolve_failed,
+                         std::string("cannot resolve ") + it->second.url.host +
+                             ": " + uv_strerror(status));
+                    return;
+                  }
+                  connect(id, *address);
+                });
     if (rc != 0) {
-      delete l;
       fail(id, client_error::resolve_failed, uv_strerror(rc));
     }
-  }
-
-  static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) {
-    std::unique_ptr<lookup> l(reinterpret_cast<lookup*>(req));
-    std::unique_ptr<addrinfo, void (*)(addrinfo*)> addrs(res, uv_freeaddrinfo);
-    if (l->alive.expired()) {
-      return;
-    }
-    client_actor& self = *l->owner;
-    courier::detail::loop::actor_scope scope(*courier::detail::loop::current(),
-                                             self);
-    auto it = self.pending_.find(l->request);
-    if (it == self.pending_.end()) {
-      return;  // timed out meanwhile
-    }
-    if (status < 0 || res == nullptr) {
-      self.fail(l->request, client_error::resolve_failed,
-                std::string("cannot resolve ") + it->second.url.host + ": " +
-                    uv_strerror(status));
-      return;
-    }
-    self.connect(l->request, *res->ai_addr);
   }
 
   void connect(std::uint64_t id, const sockaddr& addr) {
@@ -242,9 +220,11 @@ class client_actor final : public actor {
     uv_tcp_nodelay(&c->tcp, 1);
     uv_read_start(
         reinterpret_cast<uv_stream_t*>(&c->tcp),
-        [](uv_handle_t*, std::size_t suggested, uv_buf_t* buf) {
-          buf->base = new char[suggested];
-          buf->len = suggested;
+        // One buffer per client: on_read consumes it before the next read.
+        [](uv_handle_t* h, std::size_t, uv_buf_t* buf) {
+          client_actor& owner = *static_cast<conn*>(h->data)->owner;
+          buf->base = owner.read_buffer_.data();
+          buf->len = owner.read_buffer_.size();
         },
         &client_actor::on_read);
     self.send(*c, id);
@@ -288,7 +268,6 @@ class client_actor final : public actor {
   }
 
   static void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
-    std::unique_ptr<char[]> owned(buf->base);
     auto* c = static_cast<conn*>(s->data);
     if (c->closing || c->alive.expired()) {
       return;
@@ -455,6 +434,7 @@ class client_actor final : public actor {
   client_config cfg_;
   http_parser_settings settings_{};
   std::shared_ptr<token> alive_ = std::make_shared<token>();
+  std::array<char, 64 * 1024> read_buffer_{};
   std::unordered_map<std::uint64_t, pending> pending_;
   std::unordered_map<std::uint64_t, conn*> conns_;
   std::map<std::string, std::vector<conn*>> idle_;

@@ -4,7 +4,11 @@
 
 #include "courier/http.hpp"
 
+#include <uv.h>
+
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -66,6 +70,14 @@ struct header_builder {
     last_was_value = false;
   }
 };
+
+/// Resolves host:port with uv_getaddrinfo on `uv`; done(status, address)
+/// runs on that loop (address null and status a uv error on failure)
+/// unless `alive` expired first (its owner is gone). Returns a uv error
+/// when the lookup cannot start; done() is then not called.
+int resolve(uv_loop_t* uv, const std::string& host, std::uint16_t port,
+            std::weak_ptr<void> alive,
+            std::function<void(int status, const sockaddr* address)> done);
 
 /// The parts of an http:// URL.
 struct url_parts {

@@ -420,6 +420,44 @@ bool parse_url(std::string_view url, url_parts& out) {
   return !out.host.empty();
 }
 
+namespace {
+
+struct lookup {
+  uv_getaddrinfo_t req{};
+  std::weak_ptr<void> alive;
+  std::function<void(int, const sockaddr*)> done;
+};
+
+}  // namespace
+
+int resolve(uv_loop_t* uv, const std::string& host, std::uint16_t port,
+            std::weak_ptr<void> alive,
+            std::function<void(int status, const sockaddr* address)> done) {
+  auto* l = new lookup;
+  l->alive = std::move(alive);
+  l->done = std::move(done);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  int rc = uv_getaddrinfo(
+      uv, &l->req,
+      [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
+        std::unique_ptr<lookup> owned(reinterpret_cast<lookup*>(req));
+        std::unique_ptr<addrinfo, void (*)(addrinfo*)> addrs(res,
+                                                             uv_freeaddrinfo);
+        if (owned->alive.expired()) {
+          return;
+        }
+        owned->done(res == nullptr && status == 0 ? UV_EAI_NONAME : status,
+                    status < 0 || res == nullptr ? nullptr : res->ai_addr);
+      },
+      host.c_str(), std::to_string(port).c_str(), &hints);
+  if (rc != 0) {
+    delete l;
+  }
+  return rc;
+}
+
 bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
   // Compares every byte of the longer one, whatever the contents.
   std::size_t n = std::max(a.size(), b.size());

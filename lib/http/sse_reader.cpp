@@ -14,6 +14,7 @@
 #include <http_parser.h>
 #include <uv.h>
 
+#include <array>
 #include <cctype>
 #include <memory>
 #include <stdexcept>
@@ -40,12 +41,6 @@ struct sse_conn {
   std::string field;  // the header being read, lower case
   bool field_done = false;
   std::string content_type;
-};
-
-struct sse_lookup {
-  uv_getaddrinfo_t req{};
-  std::weak_ptr<sse_token> alive;
-  sse_actor* owner = nullptr;
 };
 
 struct sse_write {
@@ -82,50 +77,39 @@ class sse_actor final : public actor {
  private:
   void connect() {
     parser_ = std::make_unique<sse_parser>(cfg_.max_line);
-    auto* l = new sse_lookup;
-    l->alive = alive_;
-    l->owner = this;
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    int rc = uv_getaddrinfo(courier::detail::loop::current()->uv(), &l->req,
-                            &sse_actor::on_resolved, url_.host.c_str(),
-                            std::to_string(url_.port).c_str(), &hints);
+    int rc =
+        resolve(courier::detail::loop::current()->uv(), url_.host, url_.port,
+                alive_, [this](int status, const sockaddr* address) {
+                  courier::detail::loop::actor_scope scope(
+                      *courier::detail::loop::current(), *this);
+                  if (address == nullptr) {
+                    lost(std::string("cannot resolve ") + url_.host + ": " +
+                         uv_strerror(status));
+                    return;
+                  }
+                  start_connect(*address);
+                });
     if (rc != 0) {
-      delete l;
       lost(std::string("cannot resolve: ") + uv_strerror(rc));
     }
   }
 
-  static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) {
-    std::unique_ptr<sse_lookup> l(reinterpret_cast<sse_lookup*>(req));
-    std::unique_ptr<addrinfo, void (*)(addrinfo*)> addrs(res, uv_freeaddrinfo);
-    if (l->alive.expired()) {
-      return;
-    }
-    sse_actor& self = *l->owner;
-    courier::detail::loop::actor_scope scope(*courier::detail::loop::current(),
-                                             self);
-    if (status < 0 || res == nullptr) {
-      self.lost(std::string("cannot resolve ") + self.url_.host + ": " +
-                uv_strerror(status));
-      return;
-    }
+  void start_connect(const sockaddr& address) {
     auto* c = new sse_conn;
-    c->alive = self.alive_;
-    c->owner = &self;
+    c->alive = alive_;
+    c->owner = this;
     uv_tcp_init(courier::detail::loop::current()->uv(), &c->tcp);
     c->tcp.data = c;
     c->connect.data = c;
-    self.conn_ = c;
-    int rc = uv_tcp_connect(&c->connect, &c->tcp, res->ai_addr,
+    conn_ = c;
+    int rc = uv_tcp_connect(&c->connect, &c->tcp, &address,
                             &sse_actor::on_connected);
     if (rc != 0) {
-      self.lost(std::string("cannot connect: ") + uv_strerror(rc));
+      lost(std::string("cannot connect: ") + uv_strerror(rc));
       return;
     }
-    self.after("sse.connect", self.cfg_.connect_timeout,
-               [&self] { self.lost("connect timed out"); });
+    after("sse.connect", cfg_.connect_timeout,
+          [this] { lost("connect timed out"); });
   }
 
   static void on_connected(uv_connect_t* req, int status) {
@@ -162,15 +146,15 @@ class sse_actor final : public actor {
         [](uv_write_t* r, int) { delete reinterpret_cast<sse_write*>(r); });
     uv_read_start(
         reinterpret_cast<uv_stream_t*>(&c->tcp),
-        [](uv_handle_t*, std::size_t suggested, uv_buf_t* b) {
-          b->base = new char[suggested];
-          b->len = suggested;
+        [](uv_handle_t* h, std::size_t, uv_buf_t* b) {
+          sse_actor& owner = *static_cast<sse_conn*>(h->data)->owner;
+          b->base = owner.read_buffer_.data();
+          b->len = owner.read_buffer_.size();
         },
         &sse_actor::on_read);
   }
 
   static void on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
-    std::unique_ptr<char[]> owned(buf->base);
     auto* c = static_cast<sse_conn*>(s->data);
     if (c->closing || c->alive.expired()) {
       return;
@@ -281,6 +265,7 @@ class sse_actor final : public actor {
   std::unique_ptr<sse_parser> parser_;
   http_parser_settings settings_{};
   std::shared_ptr<sse_token> alive_ = std::make_shared<sse_token>();
+  std::array<char, 64 * 1024> read_buffer_{};
   sse_conn* conn_ = nullptr;
   bool failed_ = false;
 };
