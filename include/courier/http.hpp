@@ -86,14 +86,74 @@ struct response {
   static response error(int status, std::string_view message);
 };
 
+/// Why a stream ended.
+enum class stream_end : std::uint8_t {
+  client_closed,   ///< the client went away (or a write failed)
+  slow_client,     ///< more than max_buffer bytes were waiting to be written
+  closed,          ///< stream::close() was called
+  server_stopped,  ///< the server stopped
+};
+
+/// A response body written over time (Server-Sent Events): the head goes
+/// out when the responses before it on the connection have, then every
+/// write() follows it, and the connection carries nothing else. Copyable
+/// handle. Thread safety: the edge's loop only.
+class stream {
+ public:
+  stream() = default;
+
+  /// Queues `bytes` behind what is already waiting; the buffer is shared,
+  /// never copied, so one encoded event can go to many streams. Writes
+  /// that pile up while the socket is busy leave together in one write.
+  /// Returns false when the stream has ended, or ends it (slow_client)
+  /// when more than max_buffer bytes would be waiting.
+  bool write(std::shared_ptr<const std::string> bytes) const;
+  bool write(std::string bytes) const;
+  /// Ends the stream: what is queued is written, then the connection
+  /// closes.
+  void close() const;
+  bool open() const noexcept;
+  /// Bytes queued or being written.
+  std::size_t buffered() const noexcept;
+  /// An identity for maps keyed by stream.
+  const void* id() const noexcept { return state_.get(); }
+
+  struct state;
+  explicit stream(std::shared_ptr<state> s) : state_(std::move(s)) {}
+
+ private:
+  std::shared_ptr<state> state_;
+};
+
+struct stream_options {
+  /// Bytes that may wait to be written before the client counts as slow
+  /// and is disconnected.
+  std::size_t max_buffer = 1024 * 1024;
+  /// Runs once, on the edge's loop, when the stream ends (not when
+  /// close() ends it).
+  std::function<void(stream_end)> on_end{};
+  /// Runs on the edge's loop each time everything queued has been
+  /// written: a producer that writes in bursts (a replay) writes its next
+  /// burst then.
+  std::function<void()> on_drain{};
+};
+
 /// Answers one request, now or later (after an ask). Copyable; the first
-/// send() wins. Thread safety: the edge's loop (route handlers and ask
-/// continuations run there).
+/// send() (or start_stream()) wins. Thread safety: the edge's loop (route
+/// handlers and ask continuations run there).
 class responder {
  public:
   void send(response r) const;
+  /// Answers with `head` (status and headers; no Content-Length is sent
+  /// and the body follows through the stream until it ends, which closes
+  /// the connection). Requests pipelined behind it are not answered. The
+  /// returned stream is closed when the request was already answered.
+  stream start_stream(response head, stream_options opts = {}) const;
   /// The request was answered or its connection closed.
   bool done() const noexcept;
+  /// Runs `f` once if the connection closes before the request is
+  /// answered (a client that gave up waiting), on the edge's loop.
+  void on_abandon(std::function<void()> f) const;
 
   struct state;
   explicit responder(std::shared_ptr<state> s) : state_(std::move(s)) {}
@@ -247,6 +307,9 @@ struct server_config {
   std::vector<courier::router> metrics_routers{};
   /// Pollers whose counters /metrics adds (see poll.hpp), by name.
   std::vector<std::pair<std::string, actor_ref>> metrics_pollers{};
+  /// More /metrics text (Prometheus lines), produced on the edge's loop
+  /// (the push mount adds its counters this way).
+  std::vector<std::function<std::string()>> metrics_text{};
 };
 
 /// Counters of a server, also served at /metrics.

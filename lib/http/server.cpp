@@ -19,6 +19,7 @@
 #include <array>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -36,6 +37,23 @@ struct connection;
 struct responder::state {
   impl::connection* conn = nullptr;  // null once answered or closed
   std::uint64_t seq = 0;
+  std::function<void()> on_abandon;  // the connection closed first
+};
+
+// A stream: frames queued while one write (of all that were waiting) is
+// in flight. `conn` is null once the stream ended.
+struct stream::state {
+  impl::connection* conn = nullptr;
+  std::size_t max_buffer = 0;
+  std::function<void(stream_end)> on_end;
+  std::function<void()> on_drain;
+  std::vector<std::shared_ptr<const std::string>> queued;
+  std::vector<std::shared_ptr<const std::string>> writing;
+  std::vector<uv_buf_t> bufs;
+  std::size_t queued_bytes = 0;
+  std::size_t writing_bytes = 0;
+  bool started = false;          // the head is out: writes may go
+  bool close_requested = false;  // close() was called
 };
 
 namespace impl {
@@ -78,6 +96,7 @@ struct slot {
   const routes::entry* route = nullptr;
   const char* builtin = nullptr;  // "/healthz" or "/metrics"
   clock_type::time_point start;
+  std::shared_ptr<http::stream::state> stream;  // the answer: a stream head
 };
 
 struct connection {
@@ -111,6 +130,11 @@ struct connection {
   // request.
   std::uint64_t deadline = 0;
   std::uint64_t timer_due = 0;
+
+  // Set once a stream's head is out: the connection carries only it.
+  std::shared_ptr<http::stream::state> stream;
+  uv_write_t stream_req{};
+  stream_end end_reason = stream_end::client_closed;
 };
 
 struct write_req {
@@ -146,6 +170,48 @@ class edge final : public actor {
     flush(c);
   }
 
+  // Called by responder::start_stream() on the edge's loop.
+  void start_stream(connection& c, std::uint64_t seq, response head,
+                    const std::shared_ptr<http::stream::state>& st) {
+    if (seq < c.first_seq || seq - c.first_seq >= c.pending.size()) {
+      return;
+    }
+    slot& s = c.pending[seq - c.first_seq];
+    s.state->conn = nullptr;
+    s.stream = st;
+    st->conn = &c;
+    finish_slot(c, s, std::move(head));
+    flush(c);
+  }
+
+  // Called by stream::write(): queue, and write now if the socket is free.
+  bool stream_write(http::stream::state& st,
+                    std::shared_ptr<const std::string> bytes) {
+    connection& c = *st.conn;
+    std::size_t n = bytes->size();
+    if (st.queued_bytes + st.writing_bytes + n > st.max_buffer) {
+      c.end_reason = stream_end::slow_client;
+      close_connection(c);
+      return false;
+    }
+    st.queued_bytes += n;
+    st.queued.push_back(std::move(bytes));
+    if (st.started && st.writing.empty()) {
+      stream_flush(c);
+    }
+    return st.conn != nullptr;
+  }
+
+  // Called by stream::close().
+  void stream_close(http::stream::state& st) {
+    st.close_requested = true;
+    connection& c = *st.conn;
+    if (st.started && st.writing.empty() && st.queued.empty()) {
+      c.end_reason = stream_end::closed;
+      close_connection(c);
+    }
+  }
+
  protected:
   courier::behavior behavior() override {
     return {
@@ -157,6 +223,7 @@ class edge final : public actor {
 
   void on_stop() override {
     // The system stops: close everything now (no grace).
+    stopping_ = true;
     close_listener();
     std::vector<connection*> all(connections_.begin(), connections_.end());
     for (connection* c : all) {
@@ -284,7 +351,12 @@ class edge final : public actor {
       // are out (a half-closed client may still read them).
       self.stop_reading(*c);
       c->stop_parsing = true;
-      if (c->pending.empty() || n != UV_EOF) {
+      // A request that wants to hear of abandonment (a long poll) counts
+      // the client's EOF as giving up, as nginx does (499).
+      bool waiting = std::any_of(
+          c->pending.begin(), c->pending.end(),
+          [](const slot& s) { return s.state->on_abandon != nullptr; });
+      if (c->pending.empty() || n != UV_EOF || waiting) {
         self.close_connection(*c);
       } else {
         c->pending.back().close_after = true;
@@ -621,6 +693,11 @@ class edge final : public actor {
     w += cfg_.server_name;
     w += "\r\n";
     bool no_body = r.status == 204 || r.status == 304 || r.status < 200;
+    if (s.stream != nullptr) {
+      // The body runs until the connection closes (RFC 9112, 6.3).
+      s.close_after = true;
+      no_body = true;
+    }
     if (!no_body && !r.headers.contains("Content-Length")) {
       w += "Content-Length: ";
       w += std::to_string(r.body.size());
@@ -675,15 +752,15 @@ class edge final : public actor {
       slot s = std::move(c.pending.front());
       c.pending.pop_front();
       ++c.first_seq;
+      if (s.stream != nullptr) {
+        begin_streaming(c, std::move(s));
+        return;
+      }
       write_raw(c, std::move(s.wire), s.close_after);
       if (s.close_after) {
         c.stop_parsing = true;
         stop_reading(c);
-        // Later requests (pipelined after a close) are never answered.
-        for (slot& rest : c.pending) {
-          rest.state->conn = nullptr;
-        }
-        c.pending.clear();
+        abandon_pending(c);  // pipelined after a close: never answered
         return;
       }
     }
@@ -695,6 +772,120 @@ class edge final : public actor {
       arm_timer(c, cfg_.idle_timeout);
     }
     maybe_resume(c);
+  }
+
+  // Requests on `c` that will never be answered.
+  static void abandon_pending(connection& c) {
+    std::deque<slot> rest = std::move(c.pending);
+    c.pending.clear();
+    for (slot& s : rest) {
+      s.state->conn = nullptr;
+      if (s.stream != nullptr) {
+        end_stream(*s.stream, c.end_reason);
+      }
+      if (s.state->on_abandon) {
+        auto f = std::move(s.state->on_abandon);
+        f();
+      }
+    }
+  }
+
+  // The head of a stream is out: from now on the connection carries its
+  // frames only. Reading goes on, to see the client leave.
+  void begin_streaming(connection& c, slot s) {
+    write_raw(c, std::move(s.wire));
+    c.stop_parsing = true;
+    abandon_pending(c);
+    if (c.closing) {
+      end_stream(*s.stream, c.end_reason);
+      return;
+    }
+    c.stream = std::move(s.stream);
+    c.stream->started = true;
+    uv_timer_stop(&c.timer);
+    c.timer_due = 0;
+    c.read_paused = false;
+    start_reading(c);
+    if (c.stream->close_requested && c.stream->queued.empty()) {
+      c.end_reason = stream_end::closed;
+      close_connection(c);
+      return;
+    }
+    stream_flush(c);
+  }
+
+  // Writes every queued frame of the stream in one uv_write.
+  void stream_flush(connection& c) {
+    http::stream::state& st = *c.stream;
+    if (c.closing || !st.writing.empty() || st.queued.empty()) {
+      return;
+    }
+    st.writing.swap(st.queued);
+    st.writing_bytes = st.queued_bytes;
+    st.queued_bytes = 0;
+    st.bufs.clear();
+    for (const auto& f : st.writing) {
+      st.bufs.push_back(uv_buf_init(const_cast<char*>(f->data()),
+                                    static_cast<unsigned>(f->size())));
+    }
+    c.write_bytes += st.writing_bytes;
+    stats_.bytes_out += st.writing_bytes;
+    c.stream_req.data = &c;
+    int rc = uv_write(&c.stream_req, reinterpret_cast<uv_stream_t*>(&c.tcp),
+                      st.bufs.data(), static_cast<unsigned>(st.bufs.size()),
+                      &edge::on_stream_write);
+    if (rc != 0) {
+      c.write_bytes -= st.writing_bytes;
+      st.writing.clear();
+      st.writing_bytes = 0;
+      close_connection(c);
+    }
+  }
+
+  static void on_stream_write(uv_write_t* req, int status) {
+    connection& c = *static_cast<connection*>(req->data);
+    http::stream::state& st = *c.stream;
+    c.write_bytes -= st.writing_bytes;
+    st.writing.clear();
+    st.writing_bytes = 0;
+    if (c.closing) {
+      release_if_closed(c);
+      return;
+    }
+    edge& self = *c.owner;
+    courier::detail::loop::actor_scope scope(*courier::detail::loop::current(),
+                                             self);
+    if (status < 0) {
+      self.close_connection(c);
+      return;
+    }
+    if (st.queued.empty()) {
+      if (st.close_requested) {
+        c.end_reason = stream_end::closed;
+        self.close_connection(c);
+        return;
+      }
+      if (st.on_drain) {
+        st.on_drain();  // may queue more
+      }
+      if (c.closing || c.stream == nullptr || c.stream->queued.empty()) {
+        return;
+      }
+    }
+    self.stream_flush(c);
+  }
+
+  static void end_stream(http::stream::state& st, stream_end why) {
+    if (st.conn == nullptr) {
+      return;
+    }
+    st.conn = nullptr;
+    st.queued.clear();
+    st.queued_bytes = 0;
+    if (!st.close_requested && st.on_end) {
+      auto f = std::move(st.on_end);
+      f(why);
+    }
   }
 
   void write_raw(connection& c, std::string data, bool close_after = false) {
@@ -765,7 +956,7 @@ class edge final : public actor {
   // -----------------------------------------------------------------
 
   void arm_timer(connection& c, std::chrono::milliseconds d) {
-    if (c.closing) {
+    if (c.closing || c.stream != nullptr) {
       return;
     }
     std::uint64_t now = uv_now(c.timer.loop);
@@ -785,6 +976,9 @@ class edge final : public actor {
       return;
     }
     c->timer_due = 0;
+    if (c->stream != nullptr) {
+      return;
+    }
     edge& self = *c->owner;
     courier::detail::loop::actor_scope scope(*courier::detail::loop::current(),
                                              self);
@@ -809,10 +1003,13 @@ class edge final : public actor {
       return;
     }
     c.closing = true;
-    for (slot& s : c.pending) {
-      s.state->conn = nullptr;
+    if (draining_ || stopping_) {
+      c.end_reason = stream_end::server_stopped;
     }
-    c.pending.clear();
+    abandon_pending(c);
+    if (c.stream != nullptr) {
+      end_stream(*c.stream, c.end_reason);
+    }
     auto it = std::find(connections_.begin(), connections_.end(), &c);
     if (it != connections_.end()) {
       connections_.erase(it);
@@ -1059,6 +1256,11 @@ class edge final : public actor {
     line("courier_actor_failures_total", m.failures);
     type("courier_ask_timeouts_total", "counter", "Asks past their deadline.");
     line("courier_ask_timeouts_total", m.ask_timeouts);
+    for (const auto& extra : cfg_.metrics_text) {
+      if (extra) {
+        o += extra();
+      }
+    }
     return o;
   }
 
@@ -1071,6 +1273,7 @@ class edge final : public actor {
   std::map<std::string, route_counters, std::less<>> counters_;
   server_stats stats_;
   bool draining_ = false;
+  bool stopping_ = false;
   response_promise<void> stop_promise_;
 };
 
@@ -1086,6 +1289,54 @@ void responder::send(response r) const {
 
 bool responder::done() const noexcept {
   return state_ == nullptr || state_->conn == nullptr;
+}
+
+stream responder::start_stream(response head, stream_options opts) const {
+  auto st = std::make_shared<stream::state>();
+  st->max_buffer = opts.max_buffer;
+  st->on_end = std::move(opts.on_end);
+  st->on_drain = std::move(opts.on_drain);
+  if (state_ != nullptr && state_->conn != nullptr) {
+    impl::connection& c = *state_->conn;
+    c.owner->start_stream(c, state_->seq, std::move(head), st);
+  }
+  return stream(st);
+}
+
+void responder::on_abandon(std::function<void()> f) const {
+  if (state_ != nullptr && state_->conn != nullptr) {
+    state_->on_abandon = std::move(f);
+  }
+}
+
+bool stream::write(std::shared_ptr<const std::string> bytes) const {
+  if (state_ == nullptr || state_->conn == nullptr || state_->close_requested) {
+    return false;
+  }
+  if (bytes->empty()) {
+    return true;
+  }
+  return state_->conn->owner->stream_write(*state_, std::move(bytes));
+}
+
+bool stream::write(std::string bytes) const {
+  return write(std::make_shared<const std::string>(std::move(bytes)));
+}
+
+void stream::close() const {
+  if (state_ != nullptr && state_->conn != nullptr &&
+      !state_->close_requested) {
+    state_->conn->owner->stream_close(*state_);
+  }
+}
+
+bool stream::open() const noexcept {
+  return state_ != nullptr && state_->conn != nullptr &&
+         !state_->close_requested;
+}
+
+std::size_t stream::buffered() const noexcept {
+  return state_ == nullptr ? 0 : state_->queued_bytes + state_->writing_bytes;
 }
 
 namespace detail {
