@@ -359,9 +359,11 @@ class push_actor final : public actor {
   }
 
   void on_start() override {
+    auto base = cfg_.heartbeat.count() > 0
+                    ? std::min(cfg_.heartbeat, cfg_.linger)
+                    : cfg_.linger;
     auto tick = std::max<std::chrono::milliseconds>(
-        std::chrono::milliseconds(5),
-        std::min(cfg_.heartbeat, cfg_.linger) / 5);
+        std::chrono::milliseconds(5), base / 5);
     every(tick, [this] { on_tick(); });
   }
 

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Smoke test of samples/hub with curl: an SSE stream and a long poll see
+# an event published over HTTP with the token; a publish without it is
+# refused; /metrics counts the stream; SIGINT stops the hub cleanly.
+set -euo pipefail
+bin=$1
+dir=$(mktemp -d)
+trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
+"$bin" --listen 127.0.0.1:0 --publish --token s3cret --history 1000 \
+  >"$dir/out" 2>&1 &
+pid=$!
+for _ in $(seq 100); do
+  grep -q "listening on" "$dir/out" && break
+  kill -0 "$pid" 2>/dev/null || { cat "$dir/out"; exit 1; }
+  sleep 0.1
+done
+base=$(sed -n 's/^listening on \(http:[^ ]*\).*/\1/p' "$dir/out")
+expect() { # <what> <got> <want>
+  if [ "$2" != "$3" ]; then
+    echo "FAIL $1: got [$2], want [$3]"
+    exit 1
+  fi
+  echo "ok   $1"
+}
+curl -sN --max-time 3 "$base/sse/news.%3E" >"$dir/sse" &
+sse=$!
+# The stream is open once /metrics counts it.
+for _ in $(seq 100); do
+  curl -s "$base/metrics" | grep -q '^courier_sse_streams_open 1$' && break
+  sleep 0.05
+done
+expect "publish without the token" \
+  "$(curl -s -o /dev/null -w '%{http_code}' -d x "$base/publish/news.a")" 401
+id=$(curl -s -H 'Authorization: Bearer s3cret' \
+  -H 'Content-Type: application/json' -d '{"hello":1}' "$base/publish/news.a" |
+  sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+[ -n "$id" ] || { echo "FAIL publish: no id"; exit 1; }
+echo "ok   publish -> $id"
+epoch=${id%-*}
+expect "long poll from the start" \
+  "$(curl -s "$base/poll/news.%3E?since=$epoch-0&timeout=0")" \
+  "{\"events\":[{\"data\":{\"hello\":1},\"id\":\"$id\",\"subject\":\"news.a\"}],\"next\":\"$id\"}"
+wait "$sse" || true
+grep -q "^id: $id$" "$dir/sse" || { echo "FAIL sse: no id line"; cat "$dir/sse"; exit 1; }
+grep -q '^event: news.a$' "$dir/sse" && grep -q '^data: {"hello":1}$' "$dir/sse" ||
+  { echo "FAIL sse: event"; cat "$dir/sse"; exit 1; }
+echo "ok   SSE stream got the event"
+kill -INT "$pid"
+wait "$pid"
+echo "ok   clean exit on SIGINT"
