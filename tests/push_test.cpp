@@ -313,6 +313,7 @@ BOOST_AUTO_TEST_CASE(a_reset_when_history_is_too_short_or_of_another_epoch) {
   BOOST_REQUIRE(n.wait_events(3));
   BOOST_TEST(n.events[0].id == f.id(28));
   BOOST_TEST(f.push.stats().resets == 2u);
+  BOOST_TEST(f.push.stats().streams_resumed == 3u);
   // Long polling: the same rule, as "reset": true.
   json p = poll(f.srv.port(), "/poll/r.x?since=" + f.id(3) + "&max=4");
   BOOST_TEST(p["reset"] == true);

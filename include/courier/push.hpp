@@ -125,6 +125,7 @@ struct push_config {
 struct push_stats {
   std::uint64_t streams_open = 0;
   std::uint64_t streams_opened = 0;
+  std::uint64_t streams_resumed = 0;   ///< opened with a resume point
   std::uint64_t events_written = 0;    ///< SSE events, replay included
   std::uint64_t bytes_written = 0;     ///< SSE bytes, heartbeats included
   std::uint64_t slow_disconnects = 0;  ///< streams cut for a full buffer

@@ -323,6 +323,9 @@ class push_actor final : public actor {
          s.streams_open);
     line("courier_sse_streams_opened_total", "counter", "SSE streams opened.",
          s.streams_opened);
+    line("courier_sse_streams_resumed_total", "counter",
+         "SSE streams opened with a resume point (Last-Event-ID or since).",
+         s.streams_resumed);
     line("courier_sse_events_written_total", "counter",
          "SSE events written (replays included).", s.events_written);
     line("courier_sse_bytes_written_total", "counter",
@@ -493,6 +496,9 @@ class push_actor final : public actor {
       c.cursor = r.last;
       go_live(c);
       return;
+    }
+    if (opening) {
+      ++stats_.streams_resumed;
     }
     if (opening && (reset || r.reset)) {
       ++stats_.resets;
