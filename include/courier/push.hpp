@@ -58,6 +58,8 @@ class push_codec {
     return *this;
   }
 
+  /// True when an encoder knows payloads of type `t`.
+  bool knows(courier::detail::type_id t) const { return encoders_.contains(t); }
   /// The payload of `rec` as JSON, or nullopt when no encoder knows it.
   std::optional<nlohmann::json> to_json(
       const courier::detail::event_record& rec) const;

@@ -127,7 +127,8 @@ struct sse_client {
   // Replay: fetched events not written yet (the buffer was full).
   std::vector<event_ref> backlog;
   std::size_t backlog_pos = 0;
-  bool more = false;  // the last fetch was cut by its max
+  bool more = false;         // the last fetch was cut by its max
+  bool catching_up = false;  // going live waits for the stream to drain
 };
 
 struct waiter {
@@ -150,6 +151,12 @@ struct channel {
   std::deque<recent_event> recent;
   std::uint64_t evicted_max = 0;  // the newest seq no longer in `recent`
   std::uint64_t last_seq = 0;     // the newest seq received
+  // Every matching event after covered_from reaches the channel (it was
+  // subscribed when the router gave that seq as its last); unknown until
+  // a fetch answered. known_last: the router's last seq seen.
+  std::uint64_t covered_from = std::numeric_limits<std::uint64_t>::max();
+  std::uint64_t known_last = 0;
+  std::uint64_t generation = 0;  // of the subscription
   std::vector<sse_client*> live;
   std::vector<waiter*> waiting;
   std::size_t users = 0;  // streams and waiters attached (any state)
@@ -165,6 +172,27 @@ struct poll_params {
   std::chrono::milliseconds timeout{0};
   std::size_t max = 0;
 };
+
+// The first recent event of `ch` after `seq`.
+std::deque<recent_event>::iterator after_seq(channel& ch, std::uint64_t seq) {
+  return std::upper_bound(
+      ch.recent.begin(), ch.recent.end(), seq,
+      [](std::uint64_t s, const recent_event& e) { return s < e.rec->seq; });
+}
+
+// True when the channel alone knows every matching event after `seq`:
+// those already in `recent`, and those still to come. Then a client with
+// that cursor needs no history fetch.
+bool covers(const channel& ch, std::uint64_t seq) {
+  return ch.covered_from != std::numeric_limits<std::uint64_t>::max() &&
+         seq >= ch.covered_from && seq >= ch.evicted_max &&
+         seq <= std::max(ch.known_last, ch.last_seq);
+}
+
+// The cursor of a client that starts "from now" on a covered channel.
+std::uint64_t now_cursor(const channel& ch) {
+  return std::max(ch.known_last, ch.last_seq);
+}
 
 std::string id_of(const std::string& epoch, std::uint64_t seq) {
   std::string s;
@@ -242,6 +270,18 @@ class push_actor final : public actor {
         self->stream_gone(id, stream_end::client_closed);
       }
     });
+    channel& ch = *client.ch;
+    if (!reset &&
+        (from_now ? ch.covered_from != std::numeric_limits<std::uint64_t>::max()
+                  : covers(ch, since))) {
+      // The channel has all the client needs: no router round trip.
+      if (start(client)) {
+        stats_.streams_resumed += from_now ? 0 : 1;
+        client.cursor = from_now ? now_cursor(ch) : since;
+        go_live(client);
+      }
+      return;
+    }
     // The opening waits for the router's answer: then the subscription
     // is in place, and "from now" means after what the router has.
     fetch(client, from_now ? std::optional<std::uint64_t>{} : since, reset);
@@ -266,6 +306,15 @@ class push_actor final : public actor {
         self->waiter_gone(id);
       }
     });
+    const channel& ch = *wt.ch;
+    if (!p.reset && (p.from_now ? ch.covered_from !=
+                                      std::numeric_limits<std::uint64_t>::max()
+                                : covers(ch, p.since))) {
+      // The channel has all the waiter needs: no router round trip.
+      wt.cursor = p.from_now ? now_cursor(ch) : p.since;
+      park(wt, p.timeout);
+      return;
+    }
     first_poll(wt, p);
   }
 
@@ -467,11 +516,11 @@ class push_actor final : public actor {
         source_.ref(), fetch_request{c.ch->pattern, since.value_or(0), max},
         cfg_.router_timeout)
         .then(
-            [w = weak(), id = c.id, opening, reset,
-             from_now = !since](fetch_result r) {
+            [w = weak(), id = c.id, opening, reset, from_now = !since,
+             gen = c.ch->generation](fetch_result r) {
               if (auto* self = w.get()) {
                 guard g(*self);
-                self->fetched(id, std::move(r), opening, reset, from_now);
+                self->fetched(id, std::move(r), opening, reset, from_now, gen);
               }
             },
             [w = weak(), id = c.id](const ask_error& e) {
@@ -483,12 +532,13 @@ class push_actor final : public actor {
   }
 
   void fetched(std::uint64_t id, fetch_result r, bool opening, bool reset,
-               bool from_now) {
+               bool from_now, std::uint64_t generation) {
     auto it = streams_.find(id);
     if (it == streams_.end() || it->second->gone) {
       return;
     }
     sse_client& c = *it->second;
+    note_fetch(*c.ch, generation, r);
     if (opening && !start(c)) {
       return;
     }
@@ -520,6 +570,17 @@ class push_actor final : public actor {
     } else if (!c.gone) {
       pending_cursor_[c.id] = next;  // the rest goes out on later ticks
     }
+  }
+
+  // A fetch answered after the channel's subscription was in place: the
+  // channel hears of every matching event after the router's last.
+  static void note_fetch(channel& ch, std::uint64_t generation,
+                         const fetch_result& r) {
+    if (generation != ch.generation) {
+      return;
+    }
+    ch.covered_from = std::min(ch.covered_from, r.last);
+    ch.known_last = std::max(ch.known_last, r.last);
   }
 
   void fetch_failed(std::uint64_t id, const ask_error& e) {
@@ -631,16 +692,20 @@ class push_actor final : public actor {
       fetch(c, c.cursor, false);  // the channel lost some: fetch them
       return;
     }
-    for (recent_event& e : ch.recent) {
-      if (e.rec->seq > c.cursor && !e.skipped) {
-        if (!write(c, frame(e))) {
+    // As much as the stream's buffer takes; the rest when it drained.
+    auto it = after_seq(ch, c.cursor);
+    for (; it != ch.recent.end(); ++it) {
+      if (c.out.buffered() >= cfg_.max_stream_buffer / 2) {
+        c.catching_up = true;
+        return;
+      }
+      c.cursor = it->rec->seq;
+      if (!it->skipped) {
+        if (!write(c, frame(*it))) {
           return;
         }
         ++stats_.events_written;
       }
-    }
-    if (!ch.recent.empty()) {
-      c.cursor = std::max(c.cursor, ch.recent.back().rec->seq);
     }
     c.live = true;
     ch.live.push_back(&c);
@@ -702,7 +767,7 @@ class push_actor final : public actor {
     channel& ch = *it->second;
     recent_event re;
     re.rec = e.record();
-    re.skipped = cfg_.codec.to_json(*re.rec).has_value() == false;
+    re.skipped = !cfg_.codec.knows(re.rec->type);
     if (re.skipped) {
       ++stats_.skipped;
     }
@@ -745,6 +810,8 @@ class push_actor final : public actor {
     // client back through history from its cursor.
     ch.recent.clear();
     ch.evicted_max = ch.last_seq;
+    ch.covered_from = std::numeric_limits<std::uint64_t>::max();
+    ++ch.generation;
     subscribe(ch);
     std::vector<sse_client*> live = std::move(ch.live);
     ch.live.clear();
@@ -819,10 +886,11 @@ class push_actor final : public actor {
         fetch_request{w.ch->pattern, p.since, p.from_now ? 0 : w.max},
         cfg_.router_timeout)
         .then(
-            [wk = weak(), id = w.id, p](fetch_result r) {
+            [wk = weak(), id = w.id, p,
+             gen = w.ch->generation](fetch_result r) {
               if (auto* self = wk.get()) {
                 guard g(*self);
-                self->first_polled(id, std::move(r), p);
+                self->first_polled(id, std::move(r), p, gen);
               }
             },
             [wk = weak(), id = w.id](const ask_error& e) {
@@ -839,12 +907,14 @@ class push_actor final : public actor {
                                                     : it->second.get();
   }
 
-  void first_polled(std::uint64_t id, fetch_result r, const poll_params& p) {
+  void first_polled(std::uint64_t id, fetch_result r, const poll_params& p,
+                    std::uint64_t generation) {
     waiter* wp = find_waiter(id);
     if (wp == nullptr) {
       return;
     }
     waiter& w = *wp;
+    note_fetch(*w.ch, generation, r);
     if (p.from_now) {
       w.cursor = r.last;
     } else {
@@ -866,8 +936,8 @@ class push_actor final : public actor {
       poll_fetch(w, w.cursor);
       return;
     }
-    for (const recent_event& e : ch.recent) {
-      if (e.rec->seq > w.cursor && !e.skipped) {
+    for (auto it = after_seq(ch, w.cursor); it != ch.recent.end(); ++it) {
+      if (!it->skipped) {
         answer_recent(w);
         return;
       }
@@ -892,10 +962,12 @@ class push_actor final : public actor {
         source_.ref(), fetch_request{w.ch->pattern, since, w.max},
         cfg_.router_timeout)
         .then(
-            [wk = weak(), id = w.id](fetch_result r) {
+            [wk = weak(), id = w.id, gen = w.ch->generation](fetch_result r) {
               if (auto* self = wk.get()) {
                 guard g(*self);
                 if (waiter* t = self->find_waiter(id)) {
+                  note_fetch(*t->ch, gen, r);
+                  t->reset = t->reset || r.reset;
                   self->answer(*t, r.events, r.next);
                 }
               }
@@ -953,10 +1025,8 @@ class push_actor final : public actor {
     std::uint64_t next = w.cursor;
     std::size_t n = 0;
     bool cut = false;
-    for (recent_event& e : w.ch->recent) {
-      if (e.rec->seq <= w.cursor) {
-        continue;
-      }
+    for (auto it = after_seq(*w.ch, w.cursor); it != w.ch->recent.end(); ++it) {
+      recent_event& e = *it;
       if (n == w.max) {
         cut = true;
         break;
@@ -991,14 +1061,21 @@ class push_actor final : public actor {
               std::uint64_t next) {
     std::string b = "{\"events\":[";
     std::size_t n = 0;
+    channel& ch = *w.ch;
     for (const event_ref& e : events) {
-      if (!cfg_.codec.to_json(*e.record())) {
+      if (!cfg_.codec.knows(e.record()->type)) {
         continue;
       }
       if (n++ != 0) {
         b += ',';
       }
-      b += poll_entry(*e.record());
+      // The channel's encoding when it still has the event.
+      auto it = after_seq(ch, e.seq() - 1);
+      if (it != ch.recent.end() && it->rec->seq == e.seq()) {
+        b += entry(*it);
+      } else {
+        b += poll_entry(*e.record());
+      }
     }
     finish_body(b, next, w.reset);
     send_body(w, b);
@@ -1099,11 +1176,18 @@ class push_actor final : public actor {
   void drained(std::uint64_t id) {
     guard g(*this);
     auto it = streams_.find(id);
-    if (it == streams_.end() || it->second->gone ||
-        it->second->backlog.empty()) {
+    if (it == streams_.end() || it->second->gone) {
       return;
     }
     sse_client& c = *it->second;
+    if (c.catching_up) {
+      c.catching_up = false;
+      go_live(c);
+      return;
+    }
+    if (c.backlog.empty()) {
+      return;
+    }
     drain(c);
     if (!c.gone && c.backlog.empty()) {
       auto pc = pending_cursor_.find(id);
