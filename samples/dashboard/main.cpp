@@ -1,0 +1,482 @@
+// dashboard: the flagship sample, one service that mixes courier's
+// patterns: REST over actors (ask), pub/sub fan-out, timers, a poller with
+// jitter and backoff, async jobs on a worker pool with a webhook, and push
+// to a browser page over Server-Sent Events and long polling.
+//
+//   dashboard [--port N] [--port-file PATH] [--simulate N] [--run-for S]
+//   then open http://127.0.0.1:8080/   (Ctrl-C to stop)
+//
+// orders.hpp has the orders actor, reports.hpp the async jobs, page.hpp
+// the page; this file has the subscribers, the poller, the simulator and
+// the HTTP edge that ties them together.
+
+#include "courier/courier.hpp"
+#include "courier/http.hpp"
+#include "courier/http_client.hpp"
+#include "courier/push.hpp"
+
+#include "orders.hpp"
+#include "page.hpp"
+#include "reports.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace http = courier::http;
+using namespace std::chrono_literals;
+using namespace dashboard;
+
+namespace {
+
+// --- Two subscribers of "orders.>" (pattern: pub/sub fan-out). Neither
+// knows the orders actor; each gets every event, in order.
+
+struct get_outbox {};
+
+// Writes the customer an email for each created and each shipped order.
+class email : public courier::actor {
+ public:
+  explicit email(courier::router r) : router_(std::move(r)) {}
+
+ protected:
+  void on_start() override { router_.subscribe<json>("orders.>", self()); }
+  courier::behavior behavior() override {
+    return {
+        [this](const courier::event<json>& e) {
+          auto o = e.payload().get<order>();
+          std::string id = std::to_string(o.id);
+          recent_.push_back(
+              {{"to", "customer-" + id + "@example.com"},
+               {"subject",
+                "Your order " + id + " (" + std::to_string(o.quantity) + " x " +
+                    o.item + ") " +
+                    (o.status == "shipped" ? "has shipped" : "is confirmed")}});
+          if (recent_.size() > 5) {
+            recent_.erase(recent_.begin());
+          }
+          ++sent_;
+        },
+        [this](get_outbox) {
+          return json{{"sent", sent_}, {"recent", recent_}};
+        },
+    };
+  }
+
+ private:
+  courier::router router_;
+  json recent_ = json::array();
+  long sent_ = 0;
+};
+
+struct get_analytics {};
+
+// Counts orders per item, shipped orders, and orders per second over the
+// last minute (one bucket per second, by publish time).
+class analytics : public courier::actor {
+ public:
+  explicit analytics(courier::router r) : router_(std::move(r)) {}
+
+ protected:
+  void on_start() override { router_.subscribe<json>("orders.>", self()); }
+  courier::behavior behavior() override {
+    return {
+        [this](const courier::event<json>& e) {
+          auto o = e.payload().get<order>();
+          if (e.subject() == "orders.shipped") {
+            ++shipped_;
+            return;
+          }
+          ++orders_;
+          items_[o.item].orders += 1;
+          items_[o.item].quantity += o.quantity;
+          long s = seconds(e.time());
+          advance_to(s);
+          ++per_second_[static_cast<std::size_t>(s % 60)];
+        },
+        [this](get_analytics) {
+          long now = seconds(std::chrono::system_clock::now());
+          advance_to(now);
+          json last_minute = json::array();  // oldest first
+          long last_ten = 0;                 // the 10 seconds before this one
+          for (long s = now - 59; s <= now; ++s) {
+            long n = per_second_[static_cast<std::size_t>(s % 60)];
+            last_minute.push_back(n);
+            last_ten += s >= now - 10 && s < now ? n : 0;
+          }
+          return json{{"orders", orders_},
+                      {"shipped", shipped_},
+                      {"items", items_},
+                      {"orders_per_second", static_cast<double>(last_ten) / 10},
+                      {"last_minute", last_minute}};
+        },
+    };
+  }
+
+ private:
+  static long seconds(std::chrono::system_clock::time_point t) {
+    return static_cast<long>(
+        std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch())
+            .count());
+  }
+  // Clears the buckets of the seconds that passed without an order.
+  void advance_to(long now) {
+    for (long s = std::max(last_second_ + 1, now - 59); s <= now; ++s) {
+      per_second_[static_cast<std::size_t>(s % 60)] = 0;
+    }
+    last_second_ = std::max(last_second_, now);
+  }
+
+  courier::router router_;
+  long orders_ = 0;
+  long shipped_ = 0;
+  std::map<std::string, tally> items_;
+  std::array<long, 60> per_second_{};
+  long last_second_ = 0;
+};
+
+// --- Inventory (pattern: polling). The warehouse is a system we can only
+// poll. It takes stock as orders come in (it subscribes to
+// "orders.created") and restocks every 5 s. Now and then it is slow, so a
+// poll times out and the poller backs off.
+
+using stock_levels = std::map<std::string, int>;
+struct get_stock {};
+
+class warehouse : public courier::actor {
+ public:
+  explicit warehouse(courier::router r) : router_(std::move(r)) {}
+
+ protected:
+  void on_start() override {
+    for (const char* item : items) {
+      stock_[item] = 100;
+    }
+    router_.subscribe<json>("orders.created", self());
+    every(5s, [this] {
+      for (auto& [item, n] : stock_) {
+        n += n < 60 ? 40 : 0;
+      }
+    });
+  }
+  courier::behavior behavior() override {
+    return {
+        [this](const courier::event<json>& e) {
+          auto o = e.payload().get<order>();
+          stock_[o.item] = std::max(0, stock_[o.item] - o.quantity);
+        },
+        // Answers later through a response promise: after 20 ms, or after
+        // 1.5 s one time in eight.
+        [this](get_stock) {
+          auto answer = make_response_promise<stock_levels>();
+          after(
+              rng_() % 8 == 0 ? 1500ms : 20ms,
+              [answer, levels = stock_]() mutable { answer.deliver(levels); });
+          return answer;
+        },
+    };
+  }
+
+ private:
+  courier::router router_;
+  stock_levels stock_;
+  std::minstd_rand rng_{std::random_device{}()};
+};
+
+// The poller's sink: publishes "inventory.{item}" for each level that
+// changed since the last poll.
+auto publish_stock_changes(courier::router r) {
+  return [r = std::move(r),
+          last = stock_levels{}](const stock_levels& now) mutable {
+    for (const auto& [item, n] : now) {
+      auto it = last.find(item);
+      if (it == last.end() || it->second != n) {
+        r.publish("inventory." + item, json{{"item", item}, {"stock", n}});
+      }
+    }
+    last = now;
+  };
+}
+
+// --- The simulator (pattern: timers): N random orders per second, through
+// the orders actor like any other client.
+
+struct simulate_tick {};
+
+class simulator : public courier::actor {
+ public:
+  simulator(courier::actor_ref orders, long per_second)
+      : orders_(orders), per_second_(per_second) {}
+
+ protected:
+  void on_start() override {
+    every(std::chrono::milliseconds(std::max(1L, 1000 / per_second_)),
+          simulate_tick{});
+  }
+  courier::behavior behavior() override {
+    return {[this](simulate_tick) {
+      orders_.tell(create_order{items[rng_() % items.size()],
+                                static_cast<int>(1 + rng_() % 5)});
+    }};
+  }
+
+ private:
+  courier::actor_ref orders_;
+  long per_second_;
+  std::minstd_rand rng_{std::random_device{}()};
+};
+
+// --run-for: asks the system to shut down after a while.
+class stop_after : public courier::actor {
+ public:
+  stop_after(courier::system& sys, std::chrono::milliseconds delay)
+      : sys_(sys), delay_(delay) {}
+
+ protected:
+  void on_start() override {
+    after(delay_, [this] { sys_.request_shutdown(); });
+  }
+  courier::behavior behavior() override { return {}; }
+
+ private:
+  courier::system& sys_;
+  std::chrono::milliseconds delay_;
+};
+
+// --- The HTTP edge: routes that ask the actors above.
+
+// "123" -> 123; anything else -> 0, which no order or job has.
+int to_id(std::string_view s) {
+  if (s.empty() || s.size() > 9 ||
+      s.find_first_not_of("0123456789") != std::string_view::npos) {
+    return 0;
+  }
+  return std::stoi(std::string(s));
+}
+
+// 200 with the reply, or 404 when the actor has no such thing.
+template <class T>
+auto found_or_404(std::string what) {
+  return [what](std::optional<T> found) {
+    return found ? http::response::json(200, *found)
+                 : http::response::error(404, "no such " + what);
+  };
+}
+
+auto fail_with(http::responder out) {
+  return [out](const courier::ask_error& e) {
+    out.send(http::error_response(e, false));
+  };
+}
+
+// The body of POST /orders; an error message names the field.
+std::optional<std::string> order_error(const json& body) {
+  if (body.is_discarded()) {
+    return "the body is not valid JSON";
+  }
+  if (!body.is_object()) {
+    return "the body must be a JSON object";
+  }
+  if (!body.contains("item")) {
+    return "\"item\" is missing";
+  }
+  if (!body["item"].is_string() || body["item"].get<std::string>().empty()) {
+    return "\"item\" must be a non-empty string";
+  }
+  if (!body.contains("quantity")) {
+    return "\"quantity\" is missing";
+  }
+  const json& q = body["quantity"];
+  if (!q.is_number_integer() || q.get<long>() < 1 || q.get<long>() > 1000) {
+    return "\"quantity\" must be an integer from 1 to 1000";
+  }
+  return std::nullopt;
+}
+
+// The body of POST /reports (optional): {"kind": "sales", "callback": URL}.
+std::optional<std::string> report_error(const json& body) {
+  if (body.is_discarded() || !body.is_object()) {
+    return "the body must be a JSON object";
+  }
+  if (body.contains("kind") && body["kind"] != "sales") {
+    return "\"kind\" must be \"sales\"";
+  }
+  if (body.contains("callback") &&
+      (!body["callback"].is_string() ||
+       !body["callback"].get<std::string>().starts_with("http://"))) {
+    return "\"callback\" must be an http:// URL";
+  }
+  return std::nullopt;
+}
+
+void add_routes(http::routes& r, courier::actor_ref orders_ref,
+                courier::actor_ref email_ref, courier::actor_ref analytics_ref,
+                courier::actor_ref warehouse_ref,
+                courier::actor_ref reports_ref, http::push push) {
+  r.get("/", [](const http::request&) {
+    return http::response::text(200, std::string(dashboard_page),
+                                "text/html; charset=utf-8");
+  });
+  r.get("/orders",
+        http::ask_route<std::vector<order>>(
+            orders_ref, [](const http::request&) { return list_orders{}; }));
+  r.get("/orders/{id}", http::ask_route<std::optional<order>>(
+                            orders_ref,
+                            [](const http::request& q) {
+                              return get_order{to_id(q.param("id"))};
+                            },
+                            found_or_404<order>("order")));
+  r.post("/orders", [orders_ref](http::request& req, http::responder out) {
+    json body = json::parse(req.body, nullptr, false);
+    if (auto why = order_error(body)) {
+      out.send(http::response::error(400, *why));
+      return;
+    }
+    http::ask<order>(orders_ref, create_order{body["item"].get<std::string>(),
+                                              body["quantity"].get<int>()})
+        .then(
+            [out](const order& created) {
+              auto res = http::response::json(201, created);
+              res.headers.set("Location",
+                              "/orders/" + std::to_string(created.id));
+              out.send(std::move(res));
+            },
+            fail_with(out));
+  });
+  r.get("/analytics",
+        http::ask_route<json>(analytics_ref, [](const http::request&) {
+          return get_analytics{};
+        }));
+  r.get("/emails", http::ask_route<json>(email_ref, [](const http::request&) {
+          return get_outbox{};
+        }));
+  r.get("/inventory",
+        http::ask_route<stock_levels>(
+            warehouse_ref, [](const http::request&) { return get_stock{}; }));
+  r.post("/reports", [reports_ref](http::request& req, http::responder out) {
+    json body = req.body.empty() ? json::object()
+                                 : json::parse(req.body, nullptr, false);
+    if (auto why = report_error(body)) {
+      out.send(http::response::error(400, *why));
+      return;
+    }
+    http::ask<job_ticket>(
+        reports_ref,
+        submit_report{body.value("kind", "sales"), body.value("callback", "")})
+        .then(
+            [out](const job_ticket& t) {
+              auto res = http::response::json(
+                  202, {{"job", t.job}, {"since", t.since}});
+              res.headers.set("Location", "/reports/" + std::to_string(t.job));
+              out.send(std::move(res));
+            },
+            fail_with(out));
+  });
+  r.get("/reports/{id}", http::ask_route<std::optional<json>>(
+                             reports_ref,
+                             [](const http::request& q) {
+                               return get_job{to_id(q.param("id"))};
+                             },
+                             found_or_404<json>("report")));
+  // The browser test cuts every SSE stream; the page resumes by itself.
+  r.post("/admin/drop-streams", [push](const http::request&) {
+    push.drop_streams();
+    return http::response::json(202, {{"dropped", true}});
+  });
+}
+
+struct options {
+  std::uint16_t port = 8080;
+  std::string port_file;
+  long simulate = 2;  // orders per second; 0: off
+  long run_for = 0;   // seconds; 0: until Ctrl-C
+};
+
+options parse(int argc, char** argv) {
+  options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (i + 1 < argc && a == "--port") {
+      o.port = static_cast<std::uint16_t>(std::strtol(argv[++i], nullptr, 10));
+    } else if (i + 1 < argc && a == "--port-file") {
+      o.port_file = argv[++i];
+    } else if (i + 1 < argc && a == "--simulate") {
+      o.simulate = std::max(0L, std::strtol(argv[++i], nullptr, 10));
+    } else if (i + 1 < argc && a == "--run-for") {
+      o.run_for = std::max(0L, std::strtol(argv[++i], nullptr, 10));
+    } else {
+      std::fprintf(a == "--help" ? stdout : stderr,
+                   "usage: dashboard [--port N] [--port-file PATH] "
+                   "[--simulate ORDERS_PER_SECOND] [--run-for SECONDS]\n");
+      std::exit(a == "--help" ? 0 : 2);
+    }
+  }
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  options opt = parse(argc, argv);
+  // A handler that throws stops its actor; say so instead of going quiet.
+  courier::system sys(
+      courier::system_config{.on_failure = [](const courier::actor_failure& f) {
+        std::fprintf(stderr, "dashboard: an actor failed: %s\n",
+                     f.what.c_str());
+      }});
+  sys.handle_signals();
+  courier::router router = courier::router::of(sys);
+
+  auto orders_ref = sys.spawn<orders>(router);
+  auto email_ref = sys.spawn<email>(router);
+  auto analytics_ref = sys.spawn<analytics>(router);
+  auto warehouse_ref = sys.spawn<warehouse>(router);
+  // Every 2 s, +-20 %; a failed or timed-out poll doubles the delay, up
+  // to 16 s, and the first success brings it back to 2 s.
+  auto inventory = courier::spawn_poller<stock_levels>(
+      sys, courier::poll_ask<stock_levels>(warehouse_ref, get_stock{}),
+      publish_stock_changes(router),
+      {.interval = 2s,
+       .jitter = 0.2,
+       .timeout = 1s,
+       .backoff_factor = 2.0,
+       .backoff_cap = 16s});
+  auto reports_ref = sys.spawn<reports>(
+      router, orders_ref, http::client::start(sys, {.connect_timeout = 2s}));
+  if (opt.simulate > 0) {
+    sys.spawn<simulator>(orders_ref, opt.simulate);
+  }
+  if (opt.run_for > 0) {
+    sys.spawn<stop_after>(sys, std::chrono::seconds(opt.run_for));
+  }
+
+  // The edge: REST routes, push (SSE at /sse/{pattern}, long polling at
+  // /poll/{pattern}) fed by the router, and /metrics and /healthz.
+  http::server_config cfg{.port = opt.port};
+  cfg.metrics_routers = {router};
+  cfg.metrics_pollers = {{"inventory", inventory}};
+  http::routes routes;
+  http::push push =
+      http::push::mount(sys, cfg, routes, router, {.retry = 1000ms});
+  add_routes(routes, orders_ref, email_ref, analytics_ref, warehouse_ref,
+             reports_ref, push);
+  http::server server = http::server::start(sys, cfg, std::move(routes));
+
+  std::printf("dashboard at http://127.0.0.1:%u/\n", server.port());
+  std::fflush(stdout);
+  if (!opt.port_file.empty()) {
+    std::ofstream(opt.port_file) << server.port() << "\n";
+  }
+  sys.wait_for_shutdown();
+  server.stop();
+  return 0;
+}
