@@ -41,6 +41,10 @@ void system::wait_for_shutdown() {
   core_->wait_for_shutdown();
 }
 
+void system::wait_for_shutdown_request() {
+  core_->wait_for_shutdown_request();
+}
+
 std::size_t system::loop_count() const noexcept {
   return core_->loop_count();
 }

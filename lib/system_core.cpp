@@ -128,6 +128,11 @@ void system_core::request_shutdown() noexcept {
 }
 
 void system_core::wait_for_shutdown() {
+  wait_for_shutdown_request();
+  shutdown();
+}
+
+void system_core::wait_for_shutdown_request() {
   if (external_ && loop::current() == loops_[0].get()) {
     // The caller drives the loop: run it until a shutdown request stops it.
     for (;;) {
@@ -143,7 +148,6 @@ void system_core::wait_for_shutdown() {
     std::unique_lock<std::mutex> lock(mutex_);
     cv_.wait(lock, [this] { return shutdown_requested_; });
   }
-  shutdown();
 }
 
 void system_core::handle_signals() {

@@ -45,6 +45,7 @@ class system_core {
   void shutdown();
   void request_shutdown() noexcept;
   void wait_for_shutdown();
+  void wait_for_shutdown_request();
   void handle_signals();
 
   /// Called by each loop when all its actors are stopped.

@@ -443,6 +443,11 @@ BOOST_AUTO_TEST_CASE(cors_bearer_healthz_and_metrics) {
                          "status=\"200\"} 1") != std::string::npos);
   BOOST_TEST(r.body.find("courier_actors ") != std::string::npos);
   BOOST_TEST(r.body.find("courier_dead_letters_total") != std::string::npos);
+  // A built-in path with another method: 405 with Allow.
+  c.send("POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+  r = c.read_reply();
+  BOOST_TEST(r.status == 405);
+  BOOST_TEST(r.header("Allow") == "GET, HEAD");
 }
 
 BOOST_AUTO_TEST_CASE(stop_lets_requests_in_flight_finish) {

@@ -421,6 +421,20 @@ BOOST_AUTO_TEST_CASE(request_shutdown_before_wait_is_not_lost) {
   BOOST_TEST(stopped.done());
 }
 
+BOOST_AUTO_TEST_CASE(wait_for_shutdown_request_leaves_the_system_running) {
+  courier::test::time_limit guard{std::chrono::seconds(30)};
+  countdown stopped;
+  courier::system sys{courier::system_config{.loops = 2}};
+  auto ref = sys.spawn<watcher>(&stopped);
+  sys.request_shutdown();
+  sys.wait_for_shutdown_request();
+  // The loops still run: asks are answered, until shutdown().
+  BOOST_TEST(ref.ask<int>(double_it{21}).get() == 42);
+  BOOST_TEST(!stopped.done());
+  sys.shutdown();
+  BOOST_TEST(stopped.done());
+}
+
 BOOST_AUTO_TEST_CASE(idle_system_with_many_actors_uses_almost_no_cpu) {
   courier::test::time_limit guard{std::chrono::seconds(60)};
   const int actors = 1000;

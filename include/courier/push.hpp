@@ -168,6 +168,10 @@ class push {
   actor_ref ref_{};
 };
 
+/// The event id "<epoch>-<seq>" (what SSE `id:` and long-poll cursors
+/// carry); with the router's last seq, a cursor that starts "from there".
+std::string event_id(std::string_view epoch, std::uint64_t seq);
+
 /// Parses an event id "<epoch>-<seq>"; false when malformed.
 bool parse_event_id(std::string_view id, std::string& epoch,
                     std::uint64_t& seq);

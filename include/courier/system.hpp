@@ -107,6 +107,11 @@ class system {
   /// On an application-owned loop's thread it runs uv_run until then.
   void wait_for_shutdown();
 
+  /// Blocks like wait_for_shutdown() but does not shut down: the loops
+  /// still run, so the application can stop what needs a graceful end
+  /// first (an HTTP server's requests in flight), then call shutdown().
+  void wait_for_shutdown_request();
+
   /// The number of loops.
   std::size_t loop_count() const noexcept;
 

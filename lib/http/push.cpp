@@ -75,6 +75,15 @@ std::optional<std::string> push_codec::to_text(
   return dump(*j);
 }
 
+std::string event_id(std::string_view epoch, std::uint64_t seq) {
+  std::string s;
+  s.reserve(epoch.size() + 21);
+  s += epoch;
+  s += '-';
+  s += std::to_string(seq);
+  return s;
+}
+
 bool parse_event_id(std::string_view id, std::string& epoch,
                     std::uint64_t& seq) {
   std::size_t dash = id.rfind('-');
@@ -195,12 +204,7 @@ std::uint64_t now_cursor(const channel& ch) {
 }
 
 std::string id_of(const std::string& epoch, std::uint64_t seq) {
-  std::string s;
-  s.reserve(epoch.size() + 21);
-  s += epoch;
-  s += '-';
-  s += std::to_string(seq);
-  return s;
+  return event_id(epoch, seq);
 }
 
 response bad_request(std::string_view message) {

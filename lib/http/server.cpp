@@ -593,6 +593,14 @@ class edge final : public actor {
         return;
       }
     }
+    if (cfg_.builtin_routes &&
+        (req.path == "/healthz" || req.path == "/metrics")) {
+      response r =
+          response::error(405, "method " + req.method + " is not allowed here");
+      r.headers.set("Allow", "GET, HEAD");
+      complete(c, s.state->seq, std::move(r));
+      return;
+    }
     route_match m = match_route(routes_, req.method, req.path);
     if (m.entry == nullptr) {
       if (!m.allowed.empty()) {

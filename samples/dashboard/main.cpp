@@ -476,7 +476,10 @@ int main(int argc, char** argv) {
   if (!opt.port_file.empty()) {
     std::ofstream(opt.port_file) << server.port() << "\n";
   }
-  sys.wait_for_shutdown();
+  // Ctrl-C: requests in flight finish and streams close before the
+  // system stops.
+  sys.wait_for_shutdown_request();
   server.stop();
+  sys.shutdown();
   return 0;
 }

@@ -8,6 +8,7 @@
 
 #include "courier/courier.hpp"
 #include "courier/http_client.hpp"
+#include "courier/push.hpp"
 
 #include "orders.hpp"
 
@@ -140,7 +141,7 @@ class reports : public courier::actor {
               .then(
                   [this, answer, id](const courier::fetch_result& r) mutable {
                     answer.deliver(job_ticket{
-                        id, router_.epoch() + "-" + std::to_string(r.last)});
+                        id, courier::http::event_id(router_.epoch(), r.last)});
                     std::size_t next = static_cast<std::size_t>(id);
                     workers_[next % workers_.size()].tell(  // round-robin
                         build_report{id, self()});

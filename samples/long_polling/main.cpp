@@ -134,7 +134,10 @@ int main(int argc, char** argv) {
                                    .hold = std::chrono::seconds(5)});
   }
   sys.spawn<jobs>(updates_router, std::chrono::milliseconds(period_ms));
-  sys.wait_for_shutdown();
+  // Ctrl-C: requests in flight finish and streams close before the
+  // system stops.
+  sys.wait_for_shutdown_request();
   server.stop();
+  sys.shutdown();
   return 0;
 }

@@ -171,6 +171,9 @@ int main(int argc, char** argv) {
   if (!port_file.empty()) {
     std::ofstream(port_file) << srv.port() << "\n";
   }
-  sys.wait_for_shutdown();
+  // Ctrl-C: requests in flight finish before the system stops.
+  sys.wait_for_shutdown_request();
+  srv.stop();
+  sys.shutdown();
   return 0;
 }

@@ -162,7 +162,10 @@ int main(int argc, char** argv) {
     http::sse_reader::start(sys,
                             {.url = base + "/sse/prices.%3E", .target = r});
   }
-  sys.wait_for_shutdown();
+  // Ctrl-C: requests in flight finish and streams close before the
+  // system stops.
+  sys.wait_for_shutdown_request();
   server.stop();
+  sys.shutdown();
   return 0;
 }
