@@ -115,8 +115,6 @@ class stream {
   bool open() const noexcept;
   /// Bytes queued or being written.
   std::size_t buffered() const noexcept;
-  /// An identity for maps keyed by stream.
-  const void* id() const noexcept { return state_.get(); }
 
   struct state;
   explicit stream(std::shared_ptr<state> s) : state_(std::move(s)) {}

@@ -25,6 +25,7 @@
 #include <deque>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -136,8 +137,9 @@ struct sse_client {
   // Replay: fetched events not written yet (the buffer was full).
   std::vector<event_ref> backlog;
   std::size_t backlog_pos = 0;
-  bool more = false;         // the last fetch was cut by its max
-  bool catching_up = false;  // going live waits for the stream to drain
+  std::uint64_t backlog_next = 0;  // the fetch's `next`, once all is out
+  bool more = false;               // the last fetch was cut by its max
+  bool catching_up = false;        // going live waits for the stream to drain
 };
 
 struct waiter {
@@ -572,7 +574,7 @@ class push_actor final : public actor {
       c.cursor = std::max(c.cursor, next);
       replay_step(c);
     } else if (!c.gone) {
-      pending_cursor_[c.id] = next;  // the rest goes out on later ticks
+      c.backlog_next = next;  // the rest goes out when the stream drained
     }
   }
 
@@ -997,7 +999,8 @@ class push_actor final : public actor {
     std::uint64_t seq = ch.recent.back().rec->seq;
     std::uint64_t body_cursor = 0;
     std::size_t body_max = 0;
-    std::shared_ptr<std::string> body;
+    bool body_reset = false;
+    std::optional<std::string> body;
     std::vector<waiter*> lost;
     for (waiter* w : ch.waiting) {
       if (w->gone || w->fetching || w->cursor >= seq) {
@@ -1007,10 +1010,12 @@ class push_actor final : public actor {
         lost.push_back(w);
         continue;
       }
-      if (body == nullptr || w->cursor != body_cursor || w->max != body_max) {
-        body = std::make_shared<std::string>(recent_body(*w));
+      if (!body || w->cursor != body_cursor || w->max != body_max ||
+          w->reset != body_reset) {
+        body = recent_body(*w);
         body_cursor = w->cursor;
         body_max = w->max;
+        body_reset = w->reset;
       }
       send_body(*w, *body);
     }
@@ -1131,7 +1136,6 @@ class push_actor final : public actor {
     }
     c.ch->dirty = true;
     detach(*c.ch);
-    pending_cursor_.erase(c.id);
     dead_streams_.push_back(c.id);
   }
 
@@ -1194,11 +1198,7 @@ class push_actor final : public actor {
     }
     drain(c);
     if (!c.gone && c.backlog.empty()) {
-      auto pc = pending_cursor_.find(id);
-      if (pc != pending_cursor_.end()) {
-        c.cursor = std::max(c.cursor, pc->second);
-        pending_cursor_.erase(pc);
-      }
+      c.cursor = std::max(c.cursor, c.backlog_next);
       replay_step(c);
     }
   }
@@ -1263,7 +1263,6 @@ class push_actor final : public actor {
   std::unordered_map<std::uint64_t, channel*> by_id_;
   std::unordered_map<std::uint64_t, std::unique_ptr<sse_client>> streams_;
   std::unordered_map<std::uint64_t, responder> pending_open_;
-  std::unordered_map<std::uint64_t, std::uint64_t> pending_cursor_;
   std::unordered_map<std::uint64_t, std::unique_ptr<waiter>> waiters_;
   std::vector<std::uint64_t> dead_streams_;
   std::vector<std::uint64_t> dead_waiters_;
