@@ -40,6 +40,7 @@ class quotes : public courier::actor {
 
 int main(int argc, char** argv) {
   int port = 0;
+  long spin_us = 50;  // the system's default
   std::string port_file;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
@@ -47,9 +48,13 @@ int main(int argc, char** argv) {
       port = std::atoi(argv[i + 1]);
     } else if (a == "--port-file") {
       port_file = argv[i + 1];
+    } else if (a == "--spin") {
+      spin_us = std::atol(argv[i + 1]);
     }
   }
-  courier::system sys{courier::system_config{.loops = 2}};
+  courier::system_config cfg{.loops = 2};
+  cfg.spin = std::chrono::microseconds(spin_us);
+  courier::system sys{cfg};
   sys.handle_signals();
   auto q = sys.spawn<quotes>(courier::spawn_options{.loop = 0});
   http::routes r;

@@ -8,6 +8,8 @@
 #include "registry.hpp"
 #include "system_core.hpp"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <exception>
@@ -531,14 +533,18 @@ void loop::process() {
       break;
     }
     bool got = take_starts();
-    got = drain_inbound(drain_per_round) || got;
+    bool inbound = drain_inbound(drain_per_round);
+    got = inbound || got;
     if (ready_head_ == nullptr) {
       if (!got) {
         break;
       }
       continue;
     }
-    did_work_ = true;
+    // Only messages from other threads make the loop spin before it
+    // sleeps: more of them may follow at once. Work that came from this
+    // loop's own I/O or timers predicts nothing of the kind.
+    did_work_ = did_work_ || inbound;
     run_ready();
   }
   in_process_ = false;
@@ -761,12 +767,21 @@ bool loop::spin_for_work() {
   }
   did_work_ = false;
   auto deadline = std::chrono::steady_clock::now() + spin;
+  // I/O that became ready ends the spin: sockets are served in libuv's
+  // poll phase, which a spin would otherwise hold back (an HTTP edge lost
+  // a quarter of its requests per second to it).
+  pollfd backend{uv_backend_fd(uv_), POLLIN, 0};
   for (unsigned i = 0;; ++i) {
     if (has_pending_work()) {
       return true;
     }
-    if ((i & 63) == 63 && std::chrono::steady_clock::now() >= deadline) {
-      return false;
+    if ((i & 63) == 63) {
+      if (backend.fd >= 0 && ::poll(&backend, 1, 0) > 0) {
+        return false;
+      }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return false;
+      }
     }
     cpu_relax();
   }
