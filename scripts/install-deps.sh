@@ -6,7 +6,8 @@
 set -euo pipefail
 
 pkgs=(g++ make cmake pkg-config libuv1-dev libconcurrentqueue-dev
-      libboost-test-dev libhttp-parser-dev nlohmann-json3-dev curl)
+      libboost-test-dev libhttp-parser-dev nlohmann-json3-dev curl
+      libnats-dev nats-server)
 if [ "${COURIER_WITH_CAF:-0}" = 1 ]; then
   pkgs+=(libcaf-dev)
 fi
