@@ -41,6 +41,8 @@ struct bridge_shared {
   std::unordered_map<const courier::detail::event_record*,
                      courier::detail::event_ptr>
       imported_records;
+  // Its size, read without the lock: exports skip the lookup when 0.
+  std::atomic<std::size_t> remembered{0};
 
   void error(std::string e) {
     std::lock_guard lock(mutex);
@@ -125,6 +127,7 @@ void on_message(natsConnection*, natsSubscription*, natsMsg* m, void* closure) {
       s->imported_records.clear();
     }
     s->imported_records.emplace(rec.get(), rec);
+    s->remembered.store(s->imported_records.size(), std::memory_order_release);
   }
   s->imported.fetch_add(1, std::memory_order_relaxed);
   s->local.ref().tell(courier::detail::publish_message{std::move(rec)});
@@ -293,10 +296,13 @@ class bridge_actor final : public actor {
   }
 
   void export_event(const event_ref& e) {
-    {
+    if (s_->remembered.load(std::memory_order_acquire) != 0) {
       std::lock_guard lock(s_->mutex);
-      if (s_->imported_records.erase(e.record().get()) > 0) {
-        return;
+      bool own = s_->imported_records.erase(e.record().get()) > 0;
+      s_->remembered.store(s_->imported_records.size(),
+                           std::memory_order_release);
+      if (own) {
+        return;  // imported here: never exported again
       }
     }
     auto payload = encode(e);
