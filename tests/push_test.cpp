@@ -527,6 +527,81 @@ BOOST_AUTO_TEST_CASE(metrics_and_dropped_streams) {
   BOOST_TEST(again.events[0].data == "two");
 }
 
+BOOST_AUTO_TEST_CASE(a_gone_router_gives_a_503_not_a_hang) {
+  http::push_config cfg;
+  cfg.publish = true;
+  fixture f(cfg);
+  const std::uint16_t port = f.srv.port();
+  f.sys.stop(f.rt.ref());
+  // Each new pattern needs the router (its subscription and a fetch).
+  int n = 0;
+  auto next = [&n] {
+    return std::to_string(n++);
+  };
+  BOOST_REQUIRE(courier::test::poll_until(
+      [&] {
+        return request(port, "GET", "/poll/gone" + next() + "?timeout=0")
+                   .status == 503;
+      },
+      10s));
+  client::reply s = request(port, "GET", "/sse/gone" + next());
+  BOOST_TEST(s.status == 503);
+  BOOST_TEST(json::parse(s.body)["error"]["status"] == 503);
+  BOOST_TEST(
+      request(port, "GET", "/sse/gone" + next() + "?since=" + f.id(0)).status ==
+      503);
+  BOOST_TEST(request(port, "POST", "/publish/gone", "{}").status == 503);
+  BOOST_TEST(f.push.stats().streams_open == 0u);
+  BOOST_TEST(f.push.stats().waiters == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(an_unused_pattern_is_unsubscribed_after_its_linger) {
+  http::push_config cfg;
+  cfg.linger = 50ms;
+  fixture f(cfg);
+  {
+    sse_client s(f.srv.port(), "/sse/linger");
+    BOOST_REQUIRE(s.head_ok);
+    BOOST_REQUIRE(f.wait_stats(
+        [](const http::push_stats& st) { return st.patterns == 1; }));
+  }
+  BOOST_REQUIRE(f.wait_stats([](const http::push_stats& st) {
+    return st.streams_open == 0 && st.patterns == 0;
+  }));
+  BOOST_TEST(f.rt.stats().subscriptions.empty());
+  // It comes back on demand.
+  sse_client again(f.srv.port(), "/sse/linger");
+  BOOST_REQUIRE(again.read_until(
+      [&] { return again.raw.find("\n\n") != again.raw.npos; }));
+  f.rt.publish("linger", std::string("back"));
+  BOOST_REQUIRE(again.wait_events(1));
+  BOOST_TEST(again.events[0].data == "back");
+}
+
+BOOST_AUTO_TEST_CASE(a_stream_behind_a_pipelined_request_waits_its_turn) {
+  fixture f;
+  client c(f.srv.port());
+  // Two requests in one write: the stream's head goes out after the
+  // first response, and nothing pipelined after the stream is answered.
+  c.send(
+      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /sse/pipe HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  client::reply first = c.read_reply();
+  BOOST_TEST(first.status == 200);
+  BOOST_TEST(first.body == R"({"status":"ok"})");
+  BOOST_REQUIRE(c.read_until([](const std::string& b) {
+    return b.find("\r\n\r\n") != std::string::npos;
+  }));
+  BOOST_TEST(c.buffer().starts_with("HTTP/1.1 200 OK\r\n"));
+  BOOST_TEST(c.buffer().find("text/event-stream") != std::string::npos);
+  f.rt.publish("pipe", std::string("after"));
+  BOOST_REQUIRE(c.read_until([](const std::string& b) {
+    return b.find("data: after\n\n") != std::string::npos;
+  }));
+  BOOST_TEST(c.buffer().find("status") == std::string::npos);
+}
+
 // Many clients at once: every event reaches each of them exactly once.
 BOOST_AUTO_TEST_CASE(a_thousand_sse_clients_and_a_thousand_long_pollers) {
   fixture f;

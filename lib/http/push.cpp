@@ -205,8 +205,25 @@ std::uint64_t now_cursor(const channel& ch) {
   return std::max(ch.known_last, ch.last_seq);
 }
 
-std::string id_of(const std::string& epoch, std::uint64_t seq) {
-  return event_id(epoch, seq);
+// The cursor a new client (stream or poll) starts from without a history
+// fetch, or nullopt when the channel cannot tell what it would miss: its
+// subscription is not known to be in place yet ("from now"), or the
+// resume point is not covered, or it is of another epoch (a reset).
+std::optional<std::uint64_t> known_start(const channel& ch, bool from_now,
+                                         std::uint64_t since, bool reset) {
+  if (reset) {
+    return std::nullopt;
+  }
+  if (from_now) {
+    if (ch.covered_from == std::numeric_limits<std::uint64_t>::max()) {
+      return std::nullopt;
+    }
+    return now_cursor(ch);
+  }
+  if (!covers(ch, since)) {
+    return std::nullopt;
+  }
+  return since;
 }
 
 response bad_request(std::string_view message) {
@@ -276,14 +293,11 @@ class push_actor final : public actor {
         self->stream_gone(id, stream_end::client_closed);
       }
     });
-    channel& ch = *client.ch;
-    if (!reset &&
-        (from_now ? ch.covered_from != std::numeric_limits<std::uint64_t>::max()
-                  : covers(ch, since))) {
+    if (auto cursor = known_start(*client.ch, from_now, since, reset)) {
       // The channel has all the client needs: no router round trip.
       if (start(client)) {
         stats_.streams_resumed += from_now ? 0 : 1;
-        client.cursor = from_now ? now_cursor(ch) : since;
+        client.cursor = *cursor;
         go_live(client);
       }
       return;
@@ -312,12 +326,9 @@ class push_actor final : public actor {
         self->waiter_gone(id);
       }
     });
-    const channel& ch = *wt.ch;
-    if (!p.reset && (p.from_now ? ch.covered_from !=
-                                      std::numeric_limits<std::uint64_t>::max()
-                                : covers(ch, p.since))) {
+    if (auto cursor = known_start(*wt.ch, p.from_now, p.since, p.reset)) {
       // The channel has all the waiter needs: no router round trip.
-      wt.cursor = p.from_now ? now_cursor(ch) : p.since;
+      wt.cursor = *cursor;
       park(wt, p.timeout);
       return;
     }
@@ -359,7 +370,7 @@ class push_actor final : public actor {
         cfg_.router_timeout)
         .then(
             [out, epoch = source_.epoch()](std::uint64_t seq) {
-              out.send(response::json(202, {{"id", id_of(epoch, seq)}}));
+              out.send(response::json(202, {{"id", event_id(epoch, seq)}}));
             },
             [out](const ask_error& e) { out.send(error_response(e, false)); });
   }
@@ -560,9 +571,9 @@ class push_actor final : public actor {
       ++stats_.resets;
       std::uint64_t resume = r.first_available - 1;
       nlohmann::json data = {
-          {"first_available", id_of(source_.epoch(), r.first_available)}};
+          {"first_available", event_id(source_.epoch(), r.first_available)}};
       write(c, std::make_shared<const std::string>(sse_encode(
-                   dump(data), "reset", id_of(source_.epoch(), resume))));
+                   dump(data), "reset", event_id(source_.epoch(), resume))));
       c.cursor = resume;
     }
     c.more = r.events.size() >= cfg_.replay_batch && cfg_.replay_batch > 0;
@@ -735,7 +746,7 @@ class push_actor final : public actor {
     } else {
       name = cfg_.event_name;
     }
-    return sse_encode(text, name, id_of(source_.epoch(), rec.seq));
+    return sse_encode(text, name, event_id(source_.epoch(), rec.seq));
   }
 
   const std::shared_ptr<const std::string>& frame(recent_event& e) {
@@ -749,7 +760,7 @@ class push_actor final : public actor {
 
   std::string poll_entry(const courier::detail::event_record& rec) const {
     std::optional<nlohmann::json> data = cfg_.codec.to_json(rec);
-    nlohmann::json j = {{"id", id_of(source_.epoch(), rec.seq)},
+    nlohmann::json j = {{"id", event_id(source_.epoch(), rec.seq)},
                         {"subject", rec.subject},
                         {"data", data ? std::move(*data) : nlohmann::json()}};
     return dump(j);
@@ -1058,7 +1069,7 @@ class push_actor final : public actor {
 
   void finish_body(std::string& b, std::uint64_t next, bool reset) const {
     b += "],\"next\":\"";
-    b += id_of(source_.epoch(), next);
+    b += event_id(source_.epoch(), next);
     b += '"';
     if (reset) {
       b += ",\"reset\":true";
