@@ -188,6 +188,10 @@ class bridge_actor final : public actor {
       sub.unsubscribe();
     }
     close();
+    // Still here only when no connection was ever made: no cnats object
+    // refers to it any more (a failed connect calls no callback).
+    delete conn_hold_;
+    conn_hold_ = nullptr;
     s_->state.store(bridge_state::closed);
   }
 
@@ -233,8 +237,8 @@ class bridge_actor final : public actor {
     step(natsOptions_SetMaxReconnect(opts_, c.max_reconnect));
     step(natsOptions_SetReconnectWait(opts_, c.reconnect_wait.count()));
     step(natsOptions_SetReconnectBufSize(opts_, c.reconnect_buffer_bytes));
-    // A failed connect calls no callback: its hold serves the next try
-    // (and is leaked, a few bytes, if the bridge stops unconnected).
+    // A failed connect calls no callback: its hold serves the next try,
+    // and on_stop() frees it if none ever succeeded.
     if (conn_hold_ == nullptr) {
       conn_hold_ = new keepalive(s_);
     }
