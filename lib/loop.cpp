@@ -9,6 +9,7 @@
 #include "system_core.hpp"
 
 #include <poll.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -21,6 +22,16 @@ namespace courier::detail {
 namespace {
 
 thread_local loop* this_loop = nullptr;
+
+// A write to a socket the peer closed then fails with EPIPE instead of
+// raising SIGPIPE, whose default action ends the process. Blocked, the
+// thread-directed signal just stays pending on the loop's thread.
+void block_sigpipe() noexcept {
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+}
 
 constexpr std::size_t bulk_size = 256;
 // Inbound messages taken per round, so actors and I/O get their turn.
@@ -118,6 +129,7 @@ loop::loop(system_core& core, std::uint16_t index, uv_loop_t* external)
   consumer_ = std::make_unique<moodycamel::ConsumerToken>(inbound_);
   init_handles();
   if (external_) {
+    block_sigpipe();  // the application's thread drives this loop
     this_loop = this;
   }
 }
@@ -154,6 +166,7 @@ void loop::start_thread() {
 }
 
 void loop::run_thread() {
+  block_sigpipe();
   this_loop = this;
   uv_run(uv_, UV_RUN_DEFAULT);
   this_loop = nullptr;

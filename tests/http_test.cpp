@@ -56,6 +56,13 @@ void to_json(nlohmann::json& j, const order& o) {
 struct find_order {
   int id;
 };
+// A reply whose JSON conversion throws.
+struct unconvertible {};
+void to_json(nlohmann::json&, const unconvertible&) {
+  throw std::runtime_error("conversion bug");
+}
+struct get_unconvertible {};
+struct get_bad_utf8 {};
 struct slow_echo {
   std::string text;
   int delay_ms;
@@ -82,6 +89,10 @@ class orders_actor : public courier::actor {
         },
         [](explode) -> std::string {
           throw std::runtime_error("secret internal detail");
+        },
+        [](get_unconvertible) { return unconvertible{}; },
+        [](get_bad_utf8) {
+          return nlohmann::json{{"name", "\xff\xfe"}};
         },
     };
   }
@@ -131,6 +142,21 @@ struct fixture {
                        dead, [](const http::request&) { return explode{}; }));
     r.get("/throws", [](const http::request&) -> http::response {
       throw std::runtime_error("handler bug");
+    });
+    r.get("/unconvertible",
+          http::ask_route<unconvertible>(orders, [](const http::request&) {
+            return get_unconvertible{};
+          }));
+    r.get("/bad-utf8",
+          http::ask_route<nlohmann::json>(
+              orders, [](const http::request&) { return get_bad_utf8{}; }));
+    r.get("/direct/{n}", [](http::request& q, http::responder out) {
+      out.send_json(201, {{"n", std::string(q.param("n"))}});
+    });
+    r.get("/own-cors", [](const http::request&) {
+      auto res = http::response::text(200, "mine");
+      res.headers.set("Access-Control-Allow-Origin", "http://other.example");
+      return res;
     });
     r.post("/admin/reset", [](const http::request&) {
       return http::response::text(200, "reset");
@@ -214,10 +240,60 @@ BOOST_AUTO_TEST_CASE(expose_errors_puts_the_detail_in_500s) {
   courier::test::time_limit guard{30s};
   fixture f(http::server_config{.expose_errors = true});
   client c(f.srv.port());
-  c.send(get("/boom"));
+  c.send(get("/unconvertible"));
   auto r = c.read_reply();
   BOOST_TEST(r.status == 500);
+  BOOST_TEST(r.body.find("conversion bug") != std::string::npos);
+  c.send(get("/boom"));
+  r = c.read_reply();
+  BOOST_TEST(r.status == 500);
   BOOST_TEST(r.body.find("secret internal detail") != std::string::npos);
+}
+
+// JSON answers are serialized straight into the edge's buffer: they
+// carry the same head as any response (CORS, Content-Length, HEAD without
+// body), and a reply that cannot be serialized gets a 500, not silence.
+BOOST_AUTO_TEST_CASE(json_answers_written_directly_keep_every_header) {
+  courier::test::time_limit guard{30s};
+  fixture f(http::server_config{.cors_origins = {"http://app.example"}});
+  client c(f.srv.port());
+  const std::string origin = "Origin: http://app.example\r\n";
+  c.send(get("/orders/7", origin));
+  auto r = c.read_reply();
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.header("Content-Type") == "application/json");
+  BOOST_TEST(r.body == R"({"id":7,"item":"widget"})");
+  BOOST_TEST(r.header("Content-Length") == std::to_string(r.body.size()));
+  BOOST_TEST(r.header("Access-Control-Allow-Origin") == "http://app.example");
+  BOOST_TEST(r.header("Vary") == "Origin");
+  BOOST_TEST(!r.header("Date").empty());
+
+  c.send("HEAD /orders/7 HTTP/1.1\r\nHost: t\r\n\r\n");
+  auto h = c.read_reply(true);
+  BOOST_TEST(h.status == 200);
+  BOOST_TEST(h.header("Content-Length") == std::to_string(r.body.size()));
+  c.send(get("/direct/abc"));
+  r = c.read_reply();  // also shows that HEAD left no stray body
+  BOOST_TEST(r.status == 201);
+  BOOST_TEST(r.body == R"({"n":"abc"})");
+
+  // The server's CORS answer replaces a handler's, once.
+  c.send(get("/own-cors", origin));
+  r = c.read_reply();
+  BOOST_TEST(r.body == "mine");
+  BOOST_TEST(r.head.find("Access-Control-Allow-Origin") ==
+             r.head.rfind("Access-Control-Allow-Origin"));
+  BOOST_TEST(r.header("Access-Control-Allow-Origin") == "http://app.example");
+
+  c.send(get("/unconvertible"));
+  r = c.read_reply();
+  BOOST_TEST(r.status == 500);
+  BOOST_TEST(r.body.find("conversion bug") == std::string::npos);
+  c.send(get("/bad-utf8"));
+  r = c.read_reply();
+  BOOST_TEST(r.status == 500);
+  c.send(get("/hello"));
+  BOOST_TEST(c.read_reply().body == "hello");
 }
 
 BOOST_AUTO_TEST_CASE(pipelined_responses_keep_request_order) {
@@ -226,11 +302,12 @@ BOOST_AUTO_TEST_CASE(pipelined_responses_keep_request_order) {
   client c(f.srv.port());
   // The first ask finishes last.
   c.send(get("/slow?t=first&ms=200") + get("/slow?t=second&ms=0") +
-         get("/hello") + get("/slow?t=fourth&ms=50"));
+         get("/hello") + get("/orders/3") + get("/slow?t=fifth&ms=50"));
   BOOST_TEST(c.read_reply().body == "first");
   BOOST_TEST(c.read_reply().body == "second");
   BOOST_TEST(c.read_reply().body == "hello");
-  BOOST_TEST(c.read_reply().body == "fourth");
+  BOOST_TEST(c.read_reply().body == R"({"id":3,"item":"widget"})");
+  BOOST_TEST(c.read_reply().body == "fifth");
 }
 
 BOOST_AUTO_TEST_CASE(head_http10_close_chunked_and_continue) {

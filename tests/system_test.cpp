@@ -9,10 +9,12 @@
 
 #include <boost/test/unit_test.hpp>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -197,6 +199,34 @@ BOOST_AUTO_TEST_CASE(default_loop_count_is_hardware_concurrency) {
   BOOST_TEST(sys.metrics().loops.size() == expected);
   auto ref = sys.spawn<watcher>(nullptr);
   BOOST_TEST(ref.ask<int>(double_it{2}).get() == 4);
+}
+
+// Writes to a pipe whose reader is gone; answers the write's errno.
+struct write_to_closed_pipe {};
+class pipe_writer : public courier::actor {
+ protected:
+  courier::behavior behavior() override {
+    return {[](write_to_closed_pipe) {
+      int fds[2];
+      if (::pipe(fds) != 0) {
+        return -1;
+      }
+      ::close(fds[0]);
+      char byte = 'x';
+      int err = ::write(fds[1], &byte, 1) < 0 ? errno : 0;
+      ::close(fds[1]);
+      return err;
+    }};
+  }
+};
+
+BOOST_AUTO_TEST_CASE(a_write_to_a_closed_peer_fails_with_epipe_on_a_loop) {
+  // With SIGPIPE's default action the write would end the test process.
+  courier::test::time_limit guard{std::chrono::seconds(30)};
+  courier::system sys{courier::system_config{.loops = 1}};
+  auto w = sys.spawn<pipe_writer>();
+  BOOST_TEST(w.ask<int>(write_to_closed_pipe{}).get() == EPIPE);
+  BOOST_TEST(w.ask<int>(write_to_closed_pipe{}).get() == EPIPE);
 }
 
 BOOST_AUTO_TEST_CASE(single_loop_system_runs_actors) {

@@ -43,6 +43,8 @@ class headers {
   bool contains(std::string_view name) const noexcept {
     return find(name) != nullptr;
   }
+  /// Removes every field (keeps the storage for reuse).
+  void clear() noexcept { fields_.clear(); }
   const std::vector<std::pair<std::string, std::string>>& fields()
       const noexcept {
     return fields_;
@@ -130,9 +132,11 @@ struct stream_options {
   /// Runs once, on the edge's loop, when the stream ends (not when
   /// close() ends it).
   std::function<void(stream_end)> on_end{};
-  /// Runs on the edge's loop each time everything queued has been
-  /// written: a producer that writes in bursts (a replay) writes its next
-  /// burst then.
+  /// Runs on the edge's loop each time writes that had to wait (the
+  /// socket was full) have all gone out: a producer that writes in bursts
+  /// while buffered() is high (a replay) writes its next burst then.
+  /// Writes the socket takes at once leave buffered() at 0 and do not
+  /// run it.
   std::function<void()> on_drain{};
 };
 
@@ -142,6 +146,11 @@ struct stream_options {
 class responder {
  public:
   void send(response r) const;
+  /// Answers with `body` as application/json. The body is serialized
+  /// straight into the connection's output, with no response object in
+  /// between (the fast path of ask routes). A body that cannot be
+  /// serialized (invalid UTF-8) gets a 500.
+  void send_json(int status, const nlohmann::json& body) const;
   /// Answers with `head` (status and headers; no Content-Length is sent
   /// and the body follows through the stream until it ends, which closes
   /// the connection). Requests pipelined behind it are not answered. The
@@ -171,15 +180,18 @@ response error_response(const ask_error& e, bool expose_detail);
 
 namespace detail {
 bool expose_errors_here() noexcept;
+/// Answers 500 for a reply that could not be turned into a response
+/// (the message only when the server exposes errors).
+void send_failure(const responder& out, const std::exception& e);
 template <class R>
-response reply_to_response(R&& reply) {
+void send_reply(const responder& out, R&& reply) {
   using T = std::decay_t<R>;
   if constexpr (std::is_same_v<T, response>) {
-    return std::forward<R>(reply);
+    out.send(std::forward<R>(reply));
   } else if constexpr (std::is_same_v<T, std::string>) {
-    return response::text(200, std::forward<R>(reply));
+    out.send(response::text(200, std::forward<R>(reply)));
   } else {
-    return response::json(200, nlohmann::json(std::forward<R>(reply)));
+    out.send_json(200, nlohmann::json(std::forward<R>(reply)));
   }
 }
 }  // namespace detail
@@ -195,11 +207,17 @@ ask_route(actor_ref target, ToMessage to_message, ToResponse to_response,
           timeout](request& req, responder out) {
     courier::detail::pending_ask_access::make<R>(target, to_message(req),
                                                  timeout)
-        .then([out, to_response](
-                  R reply) mutable { out.send(to_response(std::move(reply))); },
-              [out](const ask_error& e) {
-                out.send(error_response(e, detail::expose_errors_here()));
-              });
+        .then(
+            [out, to_response](R reply) mutable {
+              try {
+                out.send(to_response(std::move(reply)));
+              } catch (const std::exception& e) {
+                detail::send_failure(out, e);
+              }
+            },
+            [out](const ask_error& e) {
+              out.send(error_response(e, detail::expose_errors_here()));
+            });
   };
 }
 
@@ -211,10 +229,22 @@ template <class R, class ToMessage>
 handler ask_route(
     actor_ref target, ToMessage to_message,
     std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) {
-  return ask_route<R>(
-      target, std::move(to_message),
-      [](R reply) { return detail::reply_to_response(std::move(reply)); },
-      timeout);
+  return [target, to_message = std::move(to_message), timeout](request& req,
+                                                               responder out) {
+    courier::detail::pending_ask_access::make<R>(target, to_message(req),
+                                                 timeout)
+        .then(
+            [out](R reply) {
+              try {
+                detail::send_reply(out, std::move(reply));
+              } catch (const std::exception& e) {
+                detail::send_failure(out, e);
+              }
+            },
+            [out](const ask_error& e) {
+              out.send(error_response(e, detail::expose_errors_here()));
+            });
+  };
 }
 
 /// From a route handler (it runs in the edge actor's context): prepares

@@ -55,7 +55,10 @@ system_core& core_of(system& sys) noexcept;
 }  // namespace detail
 
 /// Owns the loops (one thread and one uv_loop_t each), spawns actors and
-/// shuts down cleanly. Destroying it shuts it down.
+/// shuts down cleanly. Destroying it shuts it down. Loop threads block
+/// SIGPIPE (so does the thread that constructs a system on its own
+/// uv_loop_t): a write to a socket the peer closed fails with EPIPE
+/// instead of ending the process.
 /// Thread safety: spawn, stop, request_shutdown, metrics: any thread.
 /// shutdown and wait_for_shutdown: not on a loop thread of this system.
 class system {

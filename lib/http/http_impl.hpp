@@ -42,6 +42,14 @@ const std::string& http_date();
 
 bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
 
+/// ASCII case-insensitive equality (header names).
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
+/// Appends j.dump() to `out` without the temporary string and output
+/// adapter that json::dump allocates per call. Throws as dump() does
+/// (invalid UTF-8).
+void dump_json(std::string& out, const nlohmann::json& j);
+
 /// Builds headers from http_parser's field and value callbacks, which may
 /// deliver a name or a value in several pieces.
 struct header_builder {

@@ -9,17 +9,7 @@
 
 namespace courier::http {
 
-namespace {
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-}  // namespace
+using impl::iequals;
 
 const std::string* headers::find(std::string_view name) const noexcept {
   for (const auto& [k, v] : fields_) {
@@ -75,7 +65,7 @@ response response::json(int status, const nlohmann::json& body) {
   response r;
   r.status = status;
   r.headers.set("Content-Type", "application/json");
-  r.body = body.dump();
+  impl::dump_json(r.body, body);
   return r;
 }
 
@@ -368,6 +358,40 @@ route_match match_route(const routes& table, std::string_view method,
     }
   }
   return m;
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+namespace {
+
+// nlohmann's serializer writes through a shared output adapter; json::dump
+// makes a new one and a new string per call. This one appends to a string
+// the caller reuses, and is made once per thread.
+class append_adapter final
+    : public nlohmann::detail::output_adapter_protocol<char> {
+ public:
+  std::string* out = nullptr;
+  void write_character(char c) override { out->push_back(c); }
+  void write_characters(const char* s, std::size_t n) override {
+    out->append(s, n);
+  }
+};
+
+}  // namespace
+
+void dump_json(std::string& out, const nlohmann::json& j) {
+  // A serializer allocates a 512-byte indent string when it is made:
+  // one per thread, reused, as is its adapter.
+  thread_local auto adapter = std::make_shared<append_adapter>();
+  thread_local nlohmann::detail::serializer<nlohmann::json> s(adapter, ' ');
+  adapter->out = &out;
+  s.dump(j, false, false, 0);
 }
 
 const std::string& http_date() {

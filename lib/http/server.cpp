@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -161,12 +162,78 @@ class edge final : public actor {
 
   // Called by responder::send() on the edge's loop.
   void complete(connection& c, std::uint64_t seq, response r) {
-    if (seq < c.first_seq || seq - c.first_seq >= c.pending.size()) {
+    slot* s = slot_of(c, seq);
+    if (s == nullptr) {
       return;
+    }
+    answer(c, *s, r.status, &r.headers, {}, r.body);
+  }
+
+  // Called by responder::send_json(): the body is serialized into a
+  // buffer the edge reuses, with no response object in between.
+  void complete_json(connection& c, std::uint64_t seq, int status,
+                     const nlohmann::json& body) {
+    slot* s = slot_of(c, seq);
+    if (s == nullptr) {
+      return;
+    }
+    json_scratch_.clear();
+    try {
+      dump_json(json_scratch_, body);
+    } catch (const nlohmann::json::exception& e) {
+      answer_error(c, *s, e.what());
+      return;
+    }
+    answer(c, *s, status, nullptr, "application/json", json_scratch_);
+  }
+
+  void answer_error(connection& c, slot& s, const char* what) {
+    response r = response::error(
+        500, cfg_.expose_errors ? std::string("the reply failed: ") + what
+                                : std::string("the request failed"));
+    answer(c, s, r.status, &r.headers, {}, r.body);
+  }
+
+  slot* slot_of(connection& c, std::uint64_t seq) {
+    if (seq < c.first_seq || seq - c.first_seq >= c.pending.size()) {
+      return nullptr;
     }
     slot& s = c.pending[seq - c.first_seq];
     s.state->conn = nullptr;
-    finish_slot(c, s, std::move(r));
+    return &s;
+  }
+
+  // Serializes the answer of `s` and writes what is ready. The usual
+  // case, an answer at the front of an idle connection, is serialized
+  // into a buffer the edge reuses and written straight to the socket;
+  // only what the socket does not take is copied into the slot.
+  void answer(connection& c, slot& s, int status, const http::headers* fields,
+              std::string_view content_type, std::string_view body) {
+    bool direct = &s == &c.pending.front() && s.stream == nullptr &&
+                  c.write_bytes == 0 && !c.closing;
+    std::string& w = direct ? scratch_ : s.wire;
+    w.clear();
+    serialize(w, c, s, status, fields, content_type, body);
+    s.ready = true;
+    record(s, status);
+    if (direct && !s.close_after) {
+      uv_buf_t buf = uv_buf_init(w.data(), static_cast<unsigned>(w.size()));
+      int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&c.tcp), &buf, 1);
+      if (n < 0 && n != UV_EAGAIN && n != UV_ENOSYS) {
+        close_connection(c);
+        return;
+      }
+      std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
+      stats_.bytes_out += sent;
+      if (sent == w.size()) {
+        c.pending.pop_front();
+        ++c.first_seq;
+      } else {
+        s.wire.assign(w, sent);
+      }
+    } else if (direct) {
+      s.wire = w;
+    }
     flush(c);
   }
 
@@ -445,13 +512,31 @@ class edge final : public actor {
 
   static int on_message_begin(http_parser* p) {
     connection& c = conn_of(p);
-    c.current = request{};
+    reset_request(c.current);
     c.header.reset();
     c.in_message = true;
     c.header_bytes = 0;
     c.headers_done = false;
     c.owner->arm_timer(c, c.owner->cfg_.header_timeout);
     return 0;
+  }
+
+  // Clears the connection's request for the next one, keeping the
+  // capacity of its strings and vectors unless a large body grew them.
+  static void reset_request(request& r) {
+    constexpr std::size_t keep = 64 * 1024;
+    r.method.clear();
+    r.target.clear();
+    r.path.clear();
+    r.query.clear();
+    r.params.clear();
+    r.headers.clear();
+    r.version_minor = 1;
+    if (r.body.capacity() > keep || r.target.capacity() > keep) {
+      r.body = std::string();
+      r.target = std::string();
+    }
+    r.body.clear();
   }
 
   static int on_url(http_parser* p, const char* at, std::size_t len) {
@@ -527,7 +612,7 @@ class edge final : public actor {
     edge& self = *c.owner;
     c.in_message = false;
     bool keep = http_should_keep_alive(p) != 0;
-    self.dispatch(c, std::move(c.current), keep);
+    self.dispatch(c, c.current, keep);
     if (!keep || c.closing) {
       c.stop_parsing = true;
       http_parser_pause(p, 1);
@@ -552,7 +637,7 @@ class edge final : public actor {
     return c.pending.back();
   }
 
-  void dispatch(connection& c, request req, bool keep_alive) {
+  void dispatch(connection& c, request& req, bool keep_alive) {
     ++stats_.requests;
     slot& s = new_slot(c);
     s.close_after = !keep_alive || draining_;
@@ -669,50 +754,69 @@ class edge final : public actor {
     return {};
   }
 
-  void finish_slot(connection& c, slot& s, response r) {
-    if (!s.cors_origin.empty()) {
-      r.headers.set("Access-Control-Allow-Origin", s.cors_origin);
-      if (s.cors_origin != "*") {
-        r.headers.add("Vary", "Origin");
-      }
-    }
-    serialize(c, s, r, s.head);
+  void finish_slot(connection& c, slot& s, const response& r) {
+    serialize(s.wire, c, s, r.status, &r.headers, {}, r.body);
     s.ready = true;
     record(s, r.status);
   }
 
-  void serialize(connection& c, slot& s, const response& r, bool head) {
-    std::string& w = s.wire;
-    w.reserve(256 + r.body.size());
+  // Appends the response to `w`: status line, `fields` (may be null),
+  // Content-Type (when given: `fields` has none), the edge's headers,
+  // then the body unless the request was HEAD.
+  void serialize(std::string& w, connection& c, slot& s, int status,
+                 const http::headers* fields, std::string_view content_type,
+                 std::string_view body) {
+    w.reserve(256 + body.size());
     w += c.parser.http_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ";
-    w += std::to_string(r.status);
+    append_status(w, status);
     w += ' ';
-    w += reason(r.status);
+    w += reason(status);
     w += "\r\n";
-    for (const auto& [k, v] : r.headers.fields()) {
-      w += k;
-      w += ": ";
-      w += v;
+    bool has_length = false;
+    if (fields != nullptr) {
+      for (const auto& [k, v] : fields->fields()) {
+        if (!s.cors_origin.empty() &&
+            iequals(k, "Access-Control-Allow-Origin")) {
+          continue;  // the server's CORS answer wins
+        }
+        has_length = has_length || iequals(k, "Content-Length");
+        w += k;
+        w += ": ";
+        w += v;
+        w += "\r\n";
+      }
+    }
+    if (!content_type.empty()) {
+      w += "Content-Type: ";
+      w += content_type;
       w += "\r\n";
+    }
+    if (!s.cors_origin.empty()) {
+      w += "Access-Control-Allow-Origin: ";
+      w += s.cors_origin;
+      w += "\r\n";
+      if (s.cors_origin != "*") {
+        w += "Vary: Origin\r\n";
+      }
     }
     w += "Date: ";
     w += http_date();
     w += "\r\nServer: ";
     w += cfg_.server_name;
     w += "\r\n";
-    bool no_body = r.status == 204 || r.status == 304 || r.status < 200;
+    bool no_body = status == 204 || status == 304 || status < 200;
     if (s.stream != nullptr) {
       // The body runs until the connection closes (RFC 9112, 6.3).
       s.close_after = true;
       no_body = true;
     }
-    if (!no_body && !r.headers.contains("Content-Length")) {
+    if (!no_body && !has_length) {
       w += "Content-Length: ";
-      w += std::to_string(r.body.size());
+      append_status(w, static_cast<long long>(body.size()));
       w += "\r\n";
     }
-    if (r.status >= 400 && (r.status == 400 || r.status == 408 ||
-                            r.status == 413 || r.status == 431)) {
+    if (status >= 400 &&
+        (status == 400 || status == 408 || status == 413 || status == 431)) {
       s.close_after = true;  // the stream may be out of sync
     }
     if (draining_) {
@@ -724,9 +828,16 @@ class edge final : public actor {
       w += "Connection: keep-alive\r\n";
     }
     w += "\r\n";
-    if (!head && !no_body) {
-      w += r.body;
+    if (!s.head && !no_body) {
+      w += body;
     }
+  }
+
+  // Appends a non-negative decimal number without building a string.
+  static void append_status(std::string& w, long long v) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+    w.append(buf, end);
   }
 
   void record(const slot& s, int status) {
@@ -828,14 +939,44 @@ class edge final : public actor {
     if (c.closing || !st.writing.empty() || st.queued.empty()) {
       return;
     }
-    st.writing.swap(st.queued);
-    st.writing_bytes = st.queued_bytes;
-    st.queued_bytes = 0;
     st.bufs.clear();
-    for (const auto& f : st.writing) {
+    for (const auto& f : st.queued) {
       st.bufs.push_back(uv_buf_init(const_cast<char*>(f->data()),
                                     static_cast<unsigned>(f->size())));
     }
+    // As write_raw: straight into the socket when nothing waits before
+    // it, and only what did not fit goes through uv_write.
+    std::size_t sent = 0;
+    if (c.write_bytes == 0) {
+      int n =
+          uv_try_write(reinterpret_cast<uv_stream_t*>(&c.tcp), st.bufs.data(),
+                       static_cast<unsigned>(st.bufs.size()));
+      if (n > 0) {
+        sent = static_cast<std::size_t>(n);
+      } else if (n != UV_EAGAIN && n != UV_ENOSYS) {
+        close_connection(c);
+        return;
+      }
+      stats_.bytes_out += sent;
+      if (sent == st.queued_bytes) {
+        st.queued.clear();
+        st.queued_bytes = 0;
+        return;
+      }
+    }
+    st.writing.swap(st.queued);
+    st.writing_bytes = st.queued_bytes - sent;
+    st.queued_bytes = 0;
+    // Drop the buffers already sent and trim the one sent in part.
+    std::size_t first = 0;
+    while (sent >= st.bufs[first].len) {
+      sent -= st.bufs[first].len;
+      ++first;
+    }
+    st.bufs[first].base += sent;
+    st.bufs[first].len -= static_cast<unsigned>(sent);
+    st.bufs.erase(st.bufs.begin(),
+                  st.bufs.begin() + static_cast<std::ptrdiff_t>(first));
     c.write_bytes += st.writing_bytes;
     stats_.bytes_out += st.writing_bytes;
     c.stream_req.data = &c;
@@ -899,6 +1040,25 @@ class edge final : public actor {
   void write_raw(connection& c, std::string data, bool close_after = false) {
     if (c.closing) {
       return;
+    }
+    if (!close_after && c.write_bytes == 0) {
+      // Straight into the socket when nothing is queued before it: a
+      // uv_write that completes at once still costs a pending callback
+      // and, through libuv re-arming the fd, an epoll_ctl per response.
+      uv_buf_t buf =
+          uv_buf_init(data.data(), static_cast<unsigned>(data.size()));
+      int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&c.tcp), &buf, 1);
+      if (n == static_cast<int>(data.size())) {
+        stats_.bytes_out += data.size();
+        return;
+      }
+      if (n > 0) {
+        stats_.bytes_out += static_cast<std::size_t>(n);
+        data.erase(0, static_cast<std::size_t>(n));
+      } else if (n != UV_EAGAIN && n != UV_ENOSYS) {
+        close_connection(c);
+        return;
+      }
     }
     auto* w = new write_req;
     w->data = std::move(data);
@@ -1276,6 +1436,8 @@ class edge final : public actor {
   routes routes_;
   http_parser_settings settings_{};
   std::array<char, 64 * 1024> read_buffer_{};
+  std::string scratch_;       // a response written straight to a socket
+  std::string json_scratch_;  // a JSON body on its way into scratch_
   uv_tcp_t* listener_ = nullptr;
   std::vector<connection*> connections_;
   std::map<std::string, route_counters, std::less<>> counters_;
@@ -1293,6 +1455,14 @@ void responder::send(response r) const {
   }
   impl::connection& c = *state_->conn;
   c.owner->complete(c, state_->seq, std::move(r));
+}
+
+void responder::send_json(int status, const nlohmann::json& body) const {
+  if (state_ == nullptr || state_->conn == nullptr) {
+    return;
+  }
+  impl::connection& c = *state_->conn;
+  c.owner->complete_json(c, state_->seq, status, body);
 }
 
 bool responder::done() const noexcept {
@@ -1353,6 +1523,12 @@ bool expose_errors_here() noexcept {
   actor* a = l == nullptr ? nullptr : l->current_actor();
   auto* e = dynamic_cast<impl::edge*>(a);
   return e != nullptr && e->expose_errors();
+}
+
+void send_failure(const responder& out, const std::exception& e) {
+  out.send(response::error(
+      500, expose_errors_here() ? std::string("the reply failed: ") + e.what()
+                                : std::string("the request failed")));
 }
 }  // namespace detail
 

@@ -39,7 +39,9 @@ pids+=($!)
 for _ in $(seq 100); do [ -s "$dir/a" ] && [ -s "$dir/b" ] && break; sleep 0.1; done
 a="http://127.0.0.1:$(cat "$dir/a")"
 b="http://127.0.0.1:$(cat "$dir/b")"
-connected() { curl -s "$1/metrics" | grep -q '^courier_nats_connected 1$'; }
+# grep without -q reads to the end: with pipefail, a grep that quits early
+# fails the pipeline through curl's EPIPE.
+connected() { curl -s "$1/metrics" | grep '^courier_nats_connected 1$' >/dev/null; }
 for _ in $(seq 100); do connected "$a" && connected "$b" && break; sleep 0.1; done
 connected "$a" && connected "$b" || { echo "FAIL: bridges not connected"; exit 1; }
 echo "ok   both bridges connected to $url"
@@ -48,7 +50,7 @@ epoch_id=$(curl -s "$b/poll/orders.%3E?timeout=0" | sed -n 's/.*"next":"\([^"]*\
 curl -sN --max-time 4 "$b/sse/orders.%3E" >"$dir/sse" &
 sse=$!
 for _ in $(seq 100); do
-  curl -s "$b/metrics" | grep -q '^courier_sse_streams_open 1$' && break
+  curl -s "$b/metrics" | grep '^courier_sse_streams_open 1$' >/dev/null && break
   sleep 0.05
 done
 # Publish in process A until process B's stream shows an order.
@@ -65,6 +67,6 @@ poll=$(curl -s "$b/poll/orders.%3E?since=$epoch_id&timeout=2")
 echo "$poll" | grep -q '"subject":"orders.created"' ||
   { echo "FAIL: long poll in B: $poll"; exit 1; }
 echo "ok   and a long poll of process B"
-curl -s "$b/metrics" | grep -q '^courier_nats_imported_total [1-9]' ||
+curl -s "$b/metrics" | grep '^courier_nats_imported_total [1-9]' >/dev/null ||
   { echo "FAIL: B imported nothing"; exit 1; }
 echo "ok   B counts the imported events"
