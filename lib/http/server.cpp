@@ -19,6 +19,8 @@
 #include <array>
 #include <charconv>
 #include <chrono>
+#include <cstring>
+#include <ctime>
 #include <deque>
 #include <functional>
 #include <map>
@@ -766,12 +768,41 @@ class edge final : public actor {
   void serialize(std::string& w, connection& c, slot& s, int status,
                  const http::headers* fields, std::string_view content_type,
                  std::string_view body) {
-    w.reserve(256 + body.size());
-    w += c.parser.http_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ";
-    append_status(w, status);
-    w += ' ';
-    w += reason(status);
-    w += "\r\n";
+    bool no_body = status == 204 || status == 304 || status < 200;
+    if (s.stream != nullptr) {
+      // The body runs until the connection closes (RFC 9112, 6.3).
+      s.close_after = true;
+      no_body = true;
+    }
+    if (status == 400 || status == 408 || status == 413 || status == 431) {
+      s.close_after = true;  // the stream may be out of sync
+    }
+    if (draining_) {
+      s.close_after = true;  // stopping: no further request on it
+    }
+    std::string_view why = reason(status);
+    const std::string& date = date_and_server();
+    // The head is written into room made once, not piece by piece.
+    std::size_t room = 64 + why.size() + date.size() + content_type.size() +
+                       2 * s.cors_origin.size() + 128;
+    if (fields != nullptr) {
+      for (const auto& [k, v] : fields->fields()) {
+        room += k.size() + v.size() + 4;
+      }
+    }
+    std::size_t at = w.size();
+    w.reserve(at + room + body.size());
+    w.resize(at + room);
+    char* p = w.data() + at;
+    auto put = [&p](std::string_view v) {
+      std::memcpy(p, v.data(), v.size());
+      p += v.size();
+    };
+    put(c.parser.http_minor == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    p = std::to_chars(p, p + 8, status).ptr;
+    *p++ = ' ';
+    put(why);
+    put("\r\n");
     bool has_length = false;
     if (fields != nullptr) {
       for (const auto& [k, v] : fields->fields()) {
@@ -780,64 +811,52 @@ class edge final : public actor {
           continue;  // the server's CORS answer wins
         }
         has_length = has_length || iequals(k, "Content-Length");
-        w += k;
-        w += ": ";
-        w += v;
-        w += "\r\n";
+        put(k);
+        put(": ");
+        put(v);
+        put("\r\n");
       }
     }
     if (!content_type.empty()) {
-      w += "Content-Type: ";
-      w += content_type;
-      w += "\r\n";
+      put("Content-Type: ");
+      put(content_type);
+      put("\r\n");
     }
     if (!s.cors_origin.empty()) {
-      w += "Access-Control-Allow-Origin: ";
-      w += s.cors_origin;
-      w += "\r\n";
+      put("Access-Control-Allow-Origin: ");
+      put(s.cors_origin);
+      put("\r\n");
       if (s.cors_origin != "*") {
-        w += "Vary: Origin\r\n";
+        put("Vary: Origin\r\n");
       }
     }
-    w += "Date: ";
-    w += http_date();
-    w += "\r\nServer: ";
-    w += cfg_.server_name;
-    w += "\r\n";
-    bool no_body = status == 204 || status == 304 || status < 200;
-    if (s.stream != nullptr) {
-      // The body runs until the connection closes (RFC 9112, 6.3).
-      s.close_after = true;
-      no_body = true;
-    }
+    put(date);
     if (!no_body && !has_length) {
-      w += "Content-Length: ";
-      append_status(w, static_cast<long long>(body.size()));
-      w += "\r\n";
-    }
-    if (status >= 400 &&
-        (status == 400 || status == 408 || status == 413 || status == 431)) {
-      s.close_after = true;  // the stream may be out of sync
-    }
-    if (draining_) {
-      s.close_after = true;  // stopping: no further request on it
+      put("Content-Length: ");
+      p = std::to_chars(p, p + 24, body.size()).ptr;
+      put("\r\n");
     }
     if (s.close_after) {
-      w += "Connection: close\r\n";
+      put("Connection: close\r\n");
     } else if (c.parser.http_minor == 0) {
-      w += "Connection: keep-alive\r\n";
+      put("Connection: keep-alive\r\n");
     }
-    w += "\r\n";
+    put("\r\n");
+    w.resize(static_cast<std::size_t>(p - w.data()));
     if (!s.head && !no_body) {
-      w += body;
+      w.append(body);
     }
   }
 
-  // Appends a non-negative decimal number without building a string.
-  static void append_status(std::string& w, long long v) {
-    char buf[24];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
-    w.append(buf, end);
+  // "Date: ...\r\nServer: ...\r\n", rebuilt when the second changes.
+  const std::string& date_and_server() {
+    std::time_t now = std::time(nullptr);
+    if (now != date_at_ || date_line_.empty()) {
+      date_at_ = now;
+      date_line_ = "Date: " + http_date() + "\r\nServer: " +
+                   cfg_.server_name + "\r\n";
+    }
+    return date_line_;
   }
 
   void record(const slot& s, int status) {
@@ -1437,6 +1456,8 @@ class edge final : public actor {
   http_parser_settings settings_{};
   std::array<char, 64 * 1024> read_buffer_{};
   std::string scratch_;       // a response written straight to a socket
+  std::string date_line_;     // see date_and_server()
+  std::time_t date_at_ = 0;
   std::string json_scratch_;  // a JSON body on its way into scratch_
   uv_tcp_t* listener_ = nullptr;
   std::vector<connection*> connections_;
