@@ -8,6 +8,7 @@
 
 #include "courier/courier.hpp"
 
+#include "http/http_impl.hpp"  // white-box: the JSON writer
 #include "support/scale.hpp"
 #include "support/socket_client.hpp"
 #include "support/time_limit.hpp"
@@ -23,9 +24,13 @@
 
 #include <array>
 #include <atomic>
+#include <bit>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <limits>
 #include <memory>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -294,6 +299,120 @@ BOOST_AUTO_TEST_CASE(json_answers_written_directly_keep_every_header) {
   BOOST_TEST(r.status == 500);
   c.send(get("/hello"));
   BOOST_TEST(c.read_reply().body == "hello");
+}
+
+// dump_json() reuses one nlohmann serializer per thread: it must print
+// exactly what dump() does, call after call, and throw where it throws
+// (malformed UTF-8) without spoiling the calls that follow.
+namespace {
+std::string dump_json(const nlohmann::json& j) {
+  std::string out = "prefix:";
+  http::impl::dump_json(out, j);
+  BOOST_REQUIRE(out.starts_with("prefix:"));
+  return out.substr(7);
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(dump_json_prints_what_nlohmann_dump_prints) {
+  std::mt19937_64 rng(20261129);
+  // Doubles: edges of every notation, then random bit patterns.
+  std::vector<double> doubles = {0.0,
+                                 -0.0,
+                                 1.0,
+                                 -1.0,
+                                 0.1,
+                                 101.25,
+                                 1e15,
+                                 1e16,
+                                 123456789012345.0,
+                                 1234567890123456.0,
+                                 1e-4,
+                                 1e-5,
+                                 0.00012345,
+                                 5e-324,
+                                 2.2250738585072014e-308,
+                                 std::numeric_limits<double>::max(),
+                                 std::numeric_limits<double>::lowest(),
+                                 std::numeric_limits<double>::quiet_NaN(),
+                                 std::numeric_limits<double>::infinity(),
+                                 1e100,
+                                 1.5e-100,
+                                 9007199254740993.0};
+  for (int i = 0; i < 100000; ++i) {
+    doubles.push_back(std::bit_cast<double>(rng()));
+  }
+  std::uniform_real_distribution<double> human(-1e6, 1e6);
+  for (int i = 0; i < 20000; ++i) {
+    doubles.push_back(std::round(human(rng) * 100) / 100);  // prices
+  }
+  int mismatches = 0;
+  for (double d : doubles) {
+    nlohmann::json j = d;
+    if (dump_json(j) != j.dump() && ++mismatches <= 5) {
+      BOOST_ERROR("double " << j.dump() << " written as " << dump_json(j));
+    }
+  }
+  BOOST_TEST(mismatches == 0);
+
+  // Strings: random bytes (often malformed UTF-8) and random code points.
+  std::uniform_int_distribution<int> len(0, 12);
+  for (int i = 0; i < 20000; ++i) {
+    std::string s;
+    int n = len(rng);
+    for (int k = 0; k < n; ++k) {
+      if (i % 2 == 0) {
+        s += static_cast<char>(rng() & 0xFF);
+      } else {
+        nlohmann::json cp = static_cast<std::uint32_t>(rng() % 0x110000);
+        std::uint32_t c = cp.get<std::uint32_t>();
+        if (c >= 0xD800 && c <= 0xDFFF) {
+          c = '"';
+        }
+        if (c < 0x80) {
+          s += static_cast<char>(c);
+        } else if (c < 0x800) {
+          s += static_cast<char>(0xC0 | (c >> 6));
+          s += static_cast<char>(0x80 | (c & 0x3F));
+        } else if (c < 0x10000) {
+          s += static_cast<char>(0xE0 | (c >> 12));
+          s += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+          s += static_cast<char>(0x80 | (c & 0x3F));
+        } else {
+          s += static_cast<char>(0xF0 | (c >> 18));
+          s += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+          s += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+          s += static_cast<char>(0x80 | (c & 0x3F));
+        }
+      }
+    }
+    nlohmann::json j = {{s, s}};
+    std::string expected;
+    bool throws = false;
+    try {
+      expected = j.dump();
+    } catch (const nlohmann::json::type_error&) {
+      throws = true;
+    }
+    if (throws) {
+      BOOST_CHECK_THROW(dump_json(j), nlohmann::json::type_error);
+    } else {
+      BOOST_CHECK_EQUAL(dump_json(j), expected);
+    }
+  }
+
+  // Nested values of every type.
+  nlohmann::json doc = {{"null", nullptr},
+                        {"t", true},
+                        {"f", false},
+                        {"i", -42},
+                        {"u", std::numeric_limits<std::uint64_t>::max()},
+                        {"min", std::numeric_limits<std::int64_t>::min()},
+                        {"a",
+                         {1, 2.5, "x\n\t\"\\\u0001\u007f",
+                          nlohmann::json::array(), nlohmann::json::object()}},
+                        {"o", {{"k", {{"deep", {1, {2, {3}}}}}}}},
+                        {"bin", nlohmann::json::binary({1, 2, 3}, 7)}};
+  BOOST_TEST(dump_json(doc) == doc.dump());
 }
 
 BOOST_AUTO_TEST_CASE(pipelined_responses_keep_request_order) {

@@ -370,9 +370,9 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
 
 namespace {
 
-// nlohmann's serializer writes through a shared output adapter; json::dump
-// makes a new one and a new string per call. This one appends to a string
-// the caller reuses, and is made once per thread.
+// nlohmann's serializer writes through a shared output adapter;
+// json::dump makes a new one and a new string per call. This one appends
+// to a string the caller reuses, and is made once per thread.
 class append_adapter final
     : public nlohmann::detail::output_adapter_protocol<char> {
  public:

@@ -853,8 +853,8 @@ class edge final : public actor {
     std::time_t now = std::time(nullptr);
     if (now != date_at_ || date_line_.empty()) {
       date_at_ = now;
-      date_line_ = "Date: " + http_date() + "\r\nServer: " +
-                   cfg_.server_name + "\r\n";
+      date_line_ =
+          "Date: " + http_date() + "\r\nServer: " + cfg_.server_name + "\r\n";
     }
     return date_line_;
   }
@@ -1455,8 +1455,8 @@ class edge final : public actor {
   routes routes_;
   http_parser_settings settings_{};
   std::array<char, 64 * 1024> read_buffer_{};
-  std::string scratch_;       // a response written straight to a socket
-  std::string date_line_;     // see date_and_server()
+  std::string scratch_;    // a response written straight to a socket
+  std::string date_line_;  // see date_and_server()
   std::time_t date_at_ = 0;
   std::string json_scratch_;  // a JSON body on its way into scratch_
   uv_tcp_t* listener_ = nullptr;
