@@ -2,9 +2,10 @@
 # The HTTP edge against nginx, with wrk, side by side in one run:
 #   nginx, 1 worker, `return 200 "ok"` (access log off)
 #   courier /plain   a function route on one loop
-#   courier /ask     an ask-backed JSON route (edge on loop 0, actor on loop 1)
+#   courier /ask     an ask-backed JSON route (the edge and its actor on loop 0)
 # Each is loaded with `wrk -t1 -c100 -d${SECONDS_PER_RUN:-10}s`, interleaved
-# for ${ROUNDS:-3} rounds; the table shows medians of requests/s.
+# for ${ROUNDS:-3} rounds; the table shows medians of requests/s, and the
+# median of the round-by-round ratios to nginx.
 #   benchmarks/http.sh [build-dir]      (installs wrk and nginx-light if missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,20 +74,33 @@ run() { # <name> <url>
   echo "  $1: $rps req/s"
 }
 : >"$tmp/results"
+names=(nginx courier_plain courier_ask)
+urls=("http://127.0.0.1:$nport/" "http://127.0.0.1:$cport/plain"
+  "http://127.0.0.1:$cport/ask")
 for r in $(seq "$rounds"); do
   echo "round $r/$rounds"
-  run nginx "http://127.0.0.1:$nport/"
-  run courier_plain "http://127.0.0.1:$cport/plain"
-  run courier_ask "http://127.0.0.1:$cport/ask"
+  # Each round starts with the next server, so none always runs first.
+  for k in 0 1 2; do
+    i=$(((r - 1 + k) % 3))
+    run "${names[$i]}" "${urls[$i]}"
+  done
 done
 echo
 median() { # <name>: the median req/s of that server's runs
   awk -v n="$1" '$1 == n {print $2}' "$tmp/results" | sort -g |
     awk '{x[NR] = $1} END {print (NR % 2) ? x[(NR + 1) / 2] : (x[NR / 2] + x[NR / 2 + 1]) / 2}'
 }
+# The ratio of each round (the three runs of a round are back to back, so
+# they share the machine's load of that moment), then its median.
+ratio() { # <name>: the median of name/nginx over the rounds
+  awk -v n="$1" '$1 == "nginx" {b[++i] = $2} $1 == n {a[++j] = $2}
+    END {for (k = 1; k <= j; k++) print a[k] / b[k]}' "$tmp/results" | sort -g |
+    awk '{x[NR] = $1} END {print (NR % 2) ? x[(NR + 1) / 2] : (x[NR / 2] + x[NR / 2 + 1]) / 2}'
+}
 base=$(median nginx)
-printf "%-15s %12s %10s\n" server "req/s" "vs nginx"
+printf "%-15s %12s %10s %16s\n" server "req/s" "vs nginx" "round by round"
 for name in nginx courier_plain courier_ask; do
   m=$(median "$name")
-  printf "%-15s %12.0f %9.2fx\n" "$name" "$m" "$(awk -v a="$m" -v b="$base" 'BEGIN {print a / b}')"
+  printf "%-15s %12.0f %9.2fx %15.2fx\n" "$name" "$m" \
+    "$(awk -v a="$m" -v b="$base" 'BEGIN {print a / b}')" "$(ratio "$name")"
 done
