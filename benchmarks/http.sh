@@ -2,7 +2,10 @@
 # The HTTP edge against nginx, with wrk, side by side in one run:
 #   nginx, 1 worker, `return 200 "ok"` (access log off)
 #   courier /plain   a function route on one loop
-#   courier /ask     an ask-backed JSON route (the edge and its actor on loop 0)
+#   courier /ask     an ask-backed JSON route (the edge and its actor on loop 0):
+#                    the reply struct goes through nlohmann::json (to_json)
+#   courier /ask-text  the same route with the actor rendering its JSON
+#                    (http::json_text)
 # Each is loaded with `wrk -t1 -c100 -d${SECONDS_PER_RUN:-10}s`, interleaved
 # for ${ROUNDS:-3} rounds; the table shows medians of requests/s, and the
 # median of the round-by-round ratios to nginx.
@@ -74,14 +77,14 @@ run() { # <name> <url>
   echo "  $1: $rps req/s"
 }
 : >"$tmp/results"
-names=(nginx courier_plain courier_ask)
+names=(nginx courier_plain courier_ask courier_ask_text)
 urls=("http://127.0.0.1:$nport/" "http://127.0.0.1:$cport/plain"
-  "http://127.0.0.1:$cport/ask")
+  "http://127.0.0.1:$cport/ask" "http://127.0.0.1:$cport/ask-text")
 for r in $(seq "$rounds"); do
   echo "round $r/$rounds"
   # Each round starts with the next server, so none always runs first.
-  for k in 0 1 2; do
-    i=$(((r - 1 + k) % 3))
+  for k in 0 1 2 3; do
+    i=$(((r - 1 + k) % 4))
     run "${names[$i]}" "${urls[$i]}"
   done
 done
@@ -98,9 +101,9 @@ ratio() { # <name>: the median of name/nginx over the rounds
     awk '{x[NR] = $1} END {print (NR % 2) ? x[(NR + 1) / 2] : (x[NR / 2] + x[NR / 2 + 1]) / 2}'
 }
 base=$(median nginx)
-printf "%-15s %12s %10s %16s\n" server "req/s" "vs nginx" "round by round"
-for name in nginx courier_plain courier_ask; do
+printf "%-17s %12s %10s %16s\n" server "req/s" "vs nginx" "round by round"
+for name in "${names[@]}"; do
   m=$(median "$name")
-  printf "%-15s %12.0f %9.2fx %15.2fx\n" "$name" "$m" \
+  printf "%-17s %12.0f %9.2fx %15.2fx\n" "$name" "$m" \
     "$(awk -v a="$m" -v b="$base" 'BEGIN {print a / b}')" "$(ratio "$name")"
 done

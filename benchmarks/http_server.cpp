@@ -1,14 +1,19 @@
 // The HTTP edge under load, for benchmarks/http.sh (wrk): one loop serves
 //   GET /plain   a function route answering "ok"
-//   GET /ask     an ask to an actor whose reply becomes a JSON response
+//   GET /ask     an ask to an actor whose reply (a struct with to_json)
+//                becomes a JSON response through an nlohmann document
+//   GET /ask-text  the same, with the actor rendering its JSON itself
+//                (http::json_text)
 // on the same loop as the edge (the route and its actor on one loop).
 //   courier_http_bench [--port N] [--port-file PATH]   (SIGINT/SIGTERM stops)
 
 #include "courier/courier.hpp"
 #include "courier/http.hpp"
 
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <string>
 
@@ -26,13 +31,31 @@ void to_json(nlohmann::json& j, const quote& q) {
 struct get_quote {
   int id;
 };
+// The same quote, rendered by the actor itself (http::json_text).
+struct render_quote {
+  int id;
+};
 
 class quotes : public courier::actor {
  protected:
   courier::behavior behavior() override {
     return {[](const get_quote& g) {
-      return quote{g.id, 101.25};
-    }};
+              return quote{g.id, 101.25};
+            },
+            [](const render_quote& g) {
+              char buf[64];
+              char* p = buf;
+              auto put = [&p](std::string_view s) {
+                std::memcpy(p, s.data(), s.size());
+                p += s.size();
+              };
+              put(R"({"id":)");
+              p = std::to_chars(p, buf + sizeof(buf), g.id).ptr;
+              put(R"(,"price":)");
+              p = std::to_chars(p, buf + sizeof(buf), 101.25).ptr;
+              put("}");
+              return http::json_text{std::string(buf, p)};
+            }};
   }
 };
 
@@ -62,6 +85,9 @@ int main(int argc, char** argv) {
         [](const http::request&) { return http::response::text(200, "ok"); });
   r.get("/ask", http::ask_route<quote>(
                     q, [](const http::request&) { return get_quote{7}; }));
+  r.get("/ask-text",
+        http::ask_route<http::json_text>(
+            q, [](const http::request&) { return render_quote{7}; }));
   auto srv = http::server::start(
       sys, {.port = static_cast<std::uint16_t>(port), .loop = std::uint16_t{0}},
       std::move(r));

@@ -67,6 +67,9 @@ void to_json(nlohmann::json&, const unconvertible&) {
   throw std::runtime_error("conversion bug");
 }
 struct get_unconvertible {};
+struct render_order {
+  int id;
+};
 struct get_bad_utf8 {};
 struct slow_echo {
   std::string text;
@@ -96,6 +99,9 @@ class orders_actor : public courier::actor {
           throw std::runtime_error("secret internal detail");
         },
         [](get_unconvertible) { return unconvertible{}; },
+        [](const render_order& r) {
+          return http::json_text{"{\"id\": " + std::to_string(r.id) + "}"};
+        },
         [](get_bad_utf8) {
           return nlohmann::json{{"name", "\xff\xfe"}};
         },
@@ -155,6 +161,10 @@ struct fixture {
     r.get("/bad-utf8",
           http::ask_route<nlohmann::json>(
               orders, [](const http::request&) { return get_bad_utf8{}; }));
+    r.get("/rendered/{id}",
+          http::ask_route<http::json_text>(orders, [](const http::request& q) {
+            return render_order{std::stoi(std::string(q.param("id")))};
+          }));
     r.get("/direct/{n}", [](http::request& q, http::responder out) {
       out.send_json(201, {{"n", std::string(q.param("n"))}});
     });
@@ -281,6 +291,18 @@ BOOST_AUTO_TEST_CASE(json_answers_written_directly_keep_every_header) {
   r = c.read_reply();  // also shows that HEAD left no stray body
   BOOST_TEST(r.status == 201);
   BOOST_TEST(r.body == R"({"n":"abc"})");
+
+  // JSON the actor rendered goes out as is; a string reply as text.
+  c.send(get("/rendered/12", origin));
+  r = c.read_reply();
+  BOOST_TEST(r.status == 200);
+  BOOST_TEST(r.header("Content-Type") == "application/json");
+  BOOST_TEST(r.body == R"({"id": 12})");
+  BOOST_TEST(r.header("Access-Control-Allow-Origin") == "http://app.example");
+  c.send(get("/slow?t=plain&ms=0"));
+  r = c.read_reply();
+  BOOST_TEST(r.header("Content-Type") == "text/plain; charset=utf-8");
+  BOOST_TEST(r.body == "plain");
 
   // The server's CORS answer replaces a handler's, once.
   c.send(get("/own-cors", origin));

@@ -140,6 +140,14 @@ struct stream_options {
   std::function<void()> on_drain{};
 };
 
+/// A reply that is JSON text already: an actor that renders or caches
+/// its own representation answers with it, and an ask route sends it as
+/// application/json as is, with no document built or serialized on the
+/// edge. The actor is trusted to send valid JSON.
+struct json_text {
+  std::string text;
+};
+
 /// Answers one request, now or later (after an ask). Copyable; the first
 /// send() (or start_stream()) wins. Thread safety: the edge's loop (route
 /// handlers and ask continuations run there).
@@ -151,6 +159,10 @@ class responder {
   /// between (the fast path of ask routes). A body that cannot be
   /// serialized (invalid UTF-8) gets a 500.
   void send_json(int status, const nlohmann::json& body) const;
+  /// Answers with `body` and its Content-Type, written straight into the
+  /// connection's output like send_json() (no response object).
+  void send_body(int status, std::string_view body,
+                 std::string_view content_type) const;
   /// Answers with `head` (status and headers; no Content-Length is sent
   /// and the body follows through the stream until it ends, which closes
   /// the connection). Requests pipelined behind it are not answered. The
@@ -189,7 +201,9 @@ void send_reply(const responder& out, R&& reply) {
   if constexpr (std::is_same_v<T, response>) {
     out.send(std::forward<R>(reply));
   } else if constexpr (std::is_same_v<T, std::string>) {
-    out.send(response::text(200, std::forward<R>(reply)));
+    out.send_body(200, reply, "text/plain; charset=utf-8");
+  } else if constexpr (std::is_same_v<T, json_text>) {
+    out.send_body(200, reply.text, "application/json");
   } else {
     out.send_json(200, nlohmann::json(std::forward<R>(reply)));
   }
@@ -222,8 +236,9 @@ ask_route(actor_ref target, ToMessage to_message, ToResponse to_response,
 }
 
 /// A route that asks `target` with to_message(request) and answers with
-/// the reply: a `response` as is, a std::string as text, anything else
-/// through its nlohmann::json conversion (application/json). The request
+/// the reply: a `response` as is, a std::string as text, a json_text as
+/// application/json, anything else through its nlohmann::json conversion
+/// (application/json). The request
 /// fails with error_response() when the ask does.
 template <class R, class ToMessage>
 handler ask_route(

@@ -189,6 +189,14 @@ class edge final : public actor {
     answer(c, *s, status, nullptr, "application/json", json_scratch_);
   }
 
+  // Called by responder::send_body().
+  void complete_body(connection& c, std::uint64_t seq, int status,
+                     std::string_view body, std::string_view content_type) {
+    if (slot* s = slot_of(c, seq)) {
+      answer(c, *s, status, nullptr, content_type, body);
+    }
+  }
+
   void answer_error(connection& c, slot& s, const char* what) {
     response r = response::error(
         500, cfg_.expose_errors ? std::string("the reply failed: ") + what
@@ -1484,6 +1492,15 @@ void responder::send_json(int status, const nlohmann::json& body) const {
   }
   impl::connection& c = *state_->conn;
   c.owner->complete_json(c, state_->seq, status, body);
+}
+
+void responder::send_body(int status, std::string_view body,
+                          std::string_view content_type) const {
+  if (state_ == nullptr || state_->conn == nullptr) {
+    return;
+  }
+  impl::connection& c = *state_->conn;
+  c.owner->complete_body(c, state_->seq, status, body, content_type);
 }
 
 bool responder::done() const noexcept {
