@@ -132,11 +132,9 @@ struct stream_options {
   /// Runs once, on the edge's loop, when the stream ends (not when
   /// close() ends it).
   std::function<void(stream_end)> on_end{};
-  /// Runs on the edge's loop each time writes that had to wait (the
-  /// socket was full) have all gone out: a producer that writes in bursts
-  /// while buffered() is high (a replay) writes its next burst then.
-  /// Writes the socket takes at once leave buffered() at 0 and do not
-  /// run it.
+  /// Runs on the edge's loop each time everything queued has been
+  /// written: a producer that writes in bursts (a replay) writes its next
+  /// burst then.
   std::function<void()> on_drain{};
 };
 
