@@ -25,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -227,19 +228,15 @@ class edge final : public actor {
     s.ready = true;
     record(s, status);
     if (direct && !s.close_after) {
-      uv_buf_t buf = uv_buf_init(w.data(), static_cast<unsigned>(w.size()));
-      int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&c.tcp), &buf, 1);
-      if (n < 0 && n != UV_EAGAIN && n != UV_ENOSYS) {
-        close_connection(c);
+      std::optional<std::size_t> sent = write_now(c, w);
+      if (!sent) {
         return;
       }
-      std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
-      stats_.bytes_out += sent;
-      if (sent == w.size()) {
+      if (*sent == w.size()) {
         c.pending.pop_front();
         ++c.first_seq;
       } else {
-        s.wire.assign(w, sent);
+        s.wire.assign(w, *sent);
       }
     } else if (direct) {
       s.wire = w;
@@ -1044,28 +1041,37 @@ class edge final : public actor {
     }
   }
 
+  // Writes what the socket takes at once, when nothing is queued before
+  // it: a uv_write that completes at once still costs a pending callback
+  // and, through libuv re-arming the fd, an epoll_ctl per response.
+  // Returns the bytes written, or nullopt after a write error (the
+  // connection is closing then).
+  std::optional<std::size_t> write_now(connection& c, std::string_view data) {
+    if (c.write_bytes != 0) {
+      return 0;  // behind queued bytes: uv_write keeps the order
+    }
+    uv_buf_t buf = uv_buf_init(const_cast<char*>(data.data()),
+                               static_cast<unsigned>(data.size()));
+    int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&c.tcp), &buf, 1);
+    if (n < 0 && n != UV_EAGAIN && n != UV_ENOSYS) {
+      close_connection(c);
+      return std::nullopt;
+    }
+    std::size_t sent = n > 0 ? static_cast<std::size_t>(n) : 0;
+    stats_.bytes_out += sent;
+    return sent;
+  }
+
   void write_raw(connection& c, std::string data, bool close_after = false) {
     if (c.closing) {
       return;
     }
-    if (!close_after && c.write_bytes == 0) {
-      // Straight into the socket when nothing is queued before it: a
-      // uv_write that completes at once still costs a pending callback
-      // and, through libuv re-arming the fd, an epoll_ctl per response.
-      uv_buf_t buf =
-          uv_buf_init(data.data(), static_cast<unsigned>(data.size()));
-      int n = uv_try_write(reinterpret_cast<uv_stream_t*>(&c.tcp), &buf, 1);
-      if (n == static_cast<int>(data.size())) {
-        stats_.bytes_out += data.size();
+    if (!close_after) {
+      std::optional<std::size_t> sent = write_now(c, data);
+      if (!sent || *sent == data.size()) {
         return;
       }
-      if (n > 0) {
-        stats_.bytes_out += static_cast<std::size_t>(n);
-        data.erase(0, static_cast<std::size_t>(n));
-      } else if (n != UV_EAGAIN && n != UV_ENOSYS) {
-        close_connection(c);
-        return;
-      }
+      data.erase(0, *sent);
     }
     auto* w = new write_req;
     w->data = std::move(data);
