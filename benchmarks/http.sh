@@ -20,11 +20,7 @@ need=()
 command -v wrk >/dev/null || need+=(wrk)
 command -v nginx >/dev/null || need+=(nginx-light)
 if [ ${#need[@]} -gt 0 ]; then
-  sudo_=()
-  [ "$(id -u)" -eq 0 ] || sudo_=(sudo)
-  "${sudo_[@]}" apt-get install -y -q --no-install-recommends "${need[@]}" ||
-    { "${sudo_[@]}" apt-get update -q &&
-      "${sudo_[@]}" apt-get install -y -q --no-install-recommends "${need[@]}"; }
+  scripts/install-deps.sh "${need[@]}"
 fi
 cmake --build "$build" --target courier_http_bench >/dev/null
 

@@ -41,11 +41,7 @@ need=()
 command -v nginx >/dev/null || need+=(nginx-light)
 [ -n "$(module)" ] || need+=(libnginx-mod-nchan)
 if [ ${#need[@]} -gt 0 ]; then
-  sudo_=()
-  [ "$(id -u)" -eq 0 ] || sudo_=(sudo)
-  "${sudo_[@]}" apt-get install -y -q --no-install-recommends "${need[@]}" ||
-    { "${sudo_[@]}" apt-get update -q &&
-      "${sudo_[@]}" apt-get install -y -q --no-install-recommends "${need[@]}"; }
+  scripts/install-deps.sh "${need[@]}"
 fi
 nchan_module=$(module | head -1)
 [ -n "$nchan_module" ] || { echo "push.sh: no nchan module found" >&2; exit 1; }

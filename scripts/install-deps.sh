@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages courier needs, only those missing.
+# Installs Debian 12 packages, only those missing: the ones courier needs,
+# or the ones named (what a benchmark or test script needs besides).
 # Runs apt-get update only when the package lists are empty or stale for
 # what we ask. Works as root, or through sudo otherwise.
+#   scripts/install-deps.sh [package...]
 #   COURIER_WITH_CAF=1  also install CAF 0.17 (the benchmark baseline)
 set -euo pipefail
 
-pkgs=(g++ make cmake pkg-config libuv1-dev libconcurrentqueue-dev
-      libboost-test-dev libhttp-parser-dev nlohmann-json3-dev curl
-      libnats-dev nats-server)
-if [ "${COURIER_WITH_CAF:-0}" = 1 ]; then
-  pkgs+=(libcaf-dev)
+if [ $# -gt 0 ]; then
+  pkgs=("$@")
+else
+  pkgs=(g++ make cmake pkg-config libuv1-dev libconcurrentqueue-dev
+        libboost-test-dev libhttp-parser-dev nlohmann-json3-dev curl
+        libnats-dev nats-server)
+  if [ "${COURIER_WITH_CAF:-0}" = 1 ]; then
+    pkgs+=(libcaf-dev)
+  fi
 fi
 
 missing=()
