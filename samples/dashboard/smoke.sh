@@ -4,26 +4,12 @@
 # job followed by long polling from the cursor of its 202, the webhook,
 # analytics, inventory, /metrics, then a clean exit on SIGINT and on
 # --run-for.
-set -euo pipefail
 bin=$1
-dir=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
-"$bin" --port 0 --port-file "$dir/port" --simulate 0 >"$dir/out" 2>&1 &
-pid=$!
-for _ in $(seq 100); do
-  [ -s "$dir/port" ] && break
-  kill -0 "$pid" 2>/dev/null || { cat "$dir/out"; exit 1; }
-  sleep 0.1
-done
+. "$(dirname "$0")/../smoke-lib.sh"
+run_sample "$bin" --port 0 --port-file "$dir/port" --simulate 0
+wait_ready test -s "$dir/port"
 port=$(cat "$dir/port")
 base="http://127.0.0.1:$port"
-expect() { # <what> <got> <want>
-  if [ "$2" != "$3" ]; then
-    echo "FAIL $1: got [$2], want [$3]"
-    exit 1
-  fi
-  echo "ok   $1"
-}
 expect_match() { # <what> <got> <extended regex>
   if ! [[ $2 =~ $3 ]]; then
     echo "FAIL $1: got [$2], want /$3/"

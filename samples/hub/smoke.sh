@@ -2,26 +2,11 @@
 # Smoke test of samples/hub with curl: an SSE stream and a long poll see
 # an event published over HTTP with the token; a publish without it is
 # refused; /metrics counts the stream; SIGINT stops the hub cleanly.
-set -euo pipefail
 bin=$1
-dir=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
-"$bin" --listen 127.0.0.1:0 --publish --token s3cret --history 1000 \
-  >"$dir/out" 2>&1 &
-pid=$!
-for _ in $(seq 100); do
-  grep -q "listening on" "$dir/out" && break
-  kill -0 "$pid" 2>/dev/null || { cat "$dir/out"; exit 1; }
-  sleep 0.1
-done
+. "$(dirname "$0")/../smoke-lib.sh"
+run_sample "$bin" --listen 127.0.0.1:0 --publish --token s3cret --history 1000
+wait_ready grep -q "listening on" "$dir/out"
 base=$(sed -n 's/^listening on \(http:[^ ]*\).*/\1/p' "$dir/out")
-expect() { # <what> <got> <want>
-  if [ "$2" != "$3" ]; then
-    echo "FAIL $1: got [$2], want [$3]"
-    exit 1
-  fi
-  echo "ok   $1"
-}
 curl -sN --max-time 3 "$base/sse/news.%3E" >"$dir/sse" &
 sse=$!
 # The stream is open once /metrics counts it.
