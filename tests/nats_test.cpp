@@ -190,12 +190,17 @@ bridge_config config(const nats_server& s) {
   return c;
 }
 
-BOOST_AUTO_TEST_CASE(an_event_of_a_reaches_a_subscriber_of_b) {
-  nats_server server(free_port());
-  courier::system a({.loops = 2});
-  courier::system b({.loops = 2});
-  auto ra = courier::router::of(a);
-  auto rb = courier::router::of(b);
+// A nats-server and two systems, A and B, each with its router; the
+// tests start the bridges they need.
+struct two_sites {
+  nats_server server{free_port()};
+  courier::system a{{.loops = 2}};
+  courier::system b{{.loops = 2}};
+  courier::router ra = courier::router::of(a);
+  courier::router rb = courier::router::of(b);
+};
+
+BOOST_FIXTURE_TEST_CASE(an_event_of_a_reaches_a_subscriber_of_b, two_sites) {
   auto ca = config(server);
   ca.exports = {"orders.>"};
   auto cb = config(server);
@@ -220,12 +225,7 @@ BOOST_AUTO_TEST_CASE(an_event_of_a_reaches_a_subscriber_of_b) {
              std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(wildcards_and_the_prefix_map_subjects) {
-  nats_server server(free_port());
-  courier::system a({.loops = 2});
-  courier::system b({.loops = 2});
-  auto ra = courier::router::of(a);
-  auto rb = courier::router::of(b);
+BOOST_FIXTURE_TEST_CASE(wildcards_and_the_prefix_map_subjects, two_sites) {
   auto ca = config(server);
   ca.exports = {"orders.*.created", "stock.>"};
   ca.prefix = "site1.";
@@ -262,12 +262,7 @@ BOOST_AUTO_TEST_CASE(wildcards_and_the_prefix_map_subjects) {
   BOOST_TEST(other->size() == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(no_echo_and_no_loop) {
-  nats_server server(free_port());
-  courier::system a({.loops = 2});
-  courier::system b({.loops = 2});
-  auto ra = courier::router::of(a);
-  auto rb = courier::router::of(b);
+BOOST_FIXTURE_TEST_CASE(no_echo_and_no_loop, two_sites) {
   auto ca = config(server);
   ca.exports = {"orders.>"};
   ca.imports = {"orders.>"};
@@ -316,12 +311,8 @@ BOOST_AUTO_TEST_CASE(no_echo_and_no_loop) {
   BOOST_TEST(in_b->size() == in_b0 + 2);
 }
 
-BOOST_AUTO_TEST_CASE(a_server_restart_reconnects_and_counts_drops) {
-  nats_server server(free_port());
-  courier::system a({.loops = 2});
-  courier::system b({.loops = 2});
-  auto ra = courier::router::of(a);
-  auto rb = courier::router::of(b);
+BOOST_FIXTURE_TEST_CASE(a_server_restart_reconnects_and_counts_drops,
+                        two_sites) {
   auto ca = config(server);
   ca.exports = {"orders.>"};
   ca.reconnect_buffer_bytes = 4096;
