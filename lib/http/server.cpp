@@ -217,7 +217,7 @@ class edge final : public actor {
   // Serializes the answer of `s` and writes what is ready. The usual
   // case, an answer at the front of an idle connection, is serialized
   // into a buffer the edge reuses and written straight to the socket;
-  // only what the socket does not take is copied into the slot.
+  // only what the socket does not take is copied, and queued.
   void answer(connection& c, slot& s, int status, const http::headers* fields,
               std::string_view content_type, std::string_view body) {
     bool direct = &s == &c.pending.front() && s.stream == nullptr &&
@@ -232,11 +232,10 @@ class edge final : public actor {
       if (!sent) {
         return;
       }
-      if (*sent == w.size()) {
-        c.pending.pop_front();
-        ++c.first_seq;
-      } else {
-        s.wire.assign(w, *sent);
+      c.pending.pop_front();  // answered: `s` is gone
+      ++c.first_seq;
+      if (*sent < w.size()) {
+        queue_write(c, w.substr(*sent));  // what the socket did not take
       }
     } else if (direct) {
       s.wire = w;
@@ -1073,6 +1072,11 @@ class edge final : public actor {
       }
       data.erase(0, *sent);
     }
+    queue_write(c, std::move(data), close_after);
+  }
+
+  // Queues `data` behind what the connection is writing (uv_write).
+  void queue_write(connection& c, std::string data, bool close_after = false) {
     auto* w = new write_req;
     w->data = std::move(data);
     w->conn = &c;
