@@ -8,6 +8,7 @@
 #include "support/wait.hpp"
 
 #include <boost/test/unit_test.hpp>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include <uv.h>
@@ -227,6 +228,39 @@ BOOST_AUTO_TEST_CASE(a_write_to_a_closed_peer_fails_with_epipe_on_a_loop) {
   auto w = sys.spawn<pipe_writer>();
   BOOST_TEST(w.ask<int>(write_to_closed_pipe{}).get() == EPIPE);
   BOOST_TEST(w.ask<int>(write_to_closed_pipe{}).get() == EPIPE);
+}
+
+BOOST_AUTO_TEST_CASE(a_thread_driving_its_own_loop_gets_epipe_too) {
+  courier::test::time_limit guard{std::chrono::seconds(30)};
+  bool blocked = false;
+  int err = -1;
+  int closed = -1;
+  // A thread of its own, so the test runner's mask stays as it is.
+  std::thread app([&] {
+    uv_loop_t loop;
+    if (uv_loop_init(&loop) != 0) {
+      return;
+    }
+    {
+      courier::system sys(loop, courier::system_config{.loops = 1});
+      sigset_t mask;
+      pthread_sigmask(SIG_BLOCK, nullptr, &mask);
+      blocked = sigismember(&mask, SIGPIPE) == 1;
+      int fds[2];
+      if (::pipe(fds) == 0) {
+        ::close(fds[0]);
+        char byte = 'x';
+        err = ::write(fds[1], &byte, 1) < 0 ? errno : 0;
+        ::close(fds[1]);
+      }
+      sys.shutdown();
+    }
+    closed = uv_loop_close(&loop);
+  });
+  app.join();
+  BOOST_TEST(blocked);
+  BOOST_TEST(err == EPIPE);
+  BOOST_TEST(closed == 0);
 }
 
 BOOST_AUTO_TEST_CASE(single_loop_system_runs_actors) {
