@@ -1,6 +1,7 @@
 // Tests of the HTTP client against the edge server and against raw sockets
 // on 127.0.0.1: methods, keep-alive reuse, typed errors (bad URL, refused,
-// timeout, too large, protocol, closed), close-delimited responses, the
+// timeout, too large, protocol, closed, a non-public address refused after
+// name resolution), close-delimited responses, the
 // retry after a stale keep-alive connection, and the poller's GET source.
 #define BOOST_TEST_MODULE http_client
 #include "courier/http_client.hpp"
@@ -243,6 +244,84 @@ BOOST_AUTO_TEST_CASE(typed_errors) {
   }
   // The client still works after all of that.
   BOOST_TEST(c.get(f.base + "/hello").body == "hello");
+}
+
+BOOST_AUTO_TEST_CASE(deny_private_addresses_refuses_before_connecting) {
+  courier::test::time_limit guard{30s};
+  server_fixture f;
+  auto denying = http::client::start(f.sys, {.deny_private_addresses = true});
+  std::string port = std::to_string(f.srv.port());
+  http::client_request r;
+  for (std::string host : {"127.0.0.1", "localhost", "127.1.2.3", "0.0.0.0"}) {
+    r.url = "http://" + host + ":" + port + "/hello";
+    try {
+      (void)denying.request(r);
+      BOOST_FAIL("no failure for " + host);
+    } catch (const http::client_failure& e) {
+      BOOST_TEST((e.error() == http::client_error::address_denied), host);
+      BOOST_TEST(std::string(e.what()).find("not a public address") !=
+                 std::string::npos);
+    }
+  }
+  BOOST_TEST(f.srv.stats().connections_accepted == 0u);
+  auto allowing = http::client::start(f.sys);
+  BOOST_TEST(allowing.get(f.base + "/hello").body == "hello");
+  BOOST_TEST(f.srv.stats().connections_accepted == 1u);
+  // A denying client does not borrow another client's connections.
+  r.url = f.base + "/hello";
+  BOOST_TEST((error_of(denying, r) == http::client_error::address_denied));
+  BOOST_TEST(f.srv.stats().connections_accepted == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(public_and_non_public_addresses) {
+  for (const char* a : {"0.0.0.0",
+                        "0.1.2.3",
+                        "10.0.0.1",
+                        "100.64.0.1",
+                        "127.0.0.1",
+                        "127.255.255.254",
+                        "169.254.169.254",
+                        "172.16.0.1",
+                        "172.31.255.255",
+                        "192.0.0.1",
+                        "192.0.2.1",
+                        "192.168.1.1",
+                        "198.18.0.1",
+                        "198.51.100.1",
+                        "203.0.113.1",
+                        "224.0.0.1",
+                        "239.255.255.250",
+                        "240.0.0.1",
+                        "255.255.255.255",
+                        "::",
+                        "::1",
+                        "::127.0.0.1",
+                        "::ffff:127.0.0.1",
+                        "::ffff:10.1.2.3",
+                        "64:ff9b::a00:1",
+                        "64:ff9b:1::1",
+                        "100::1",
+                        "2001:db8::1",
+                        "2002:7f00:1::1",
+                        "fc00::1",
+                        "fd12:3456::1",
+                        "fe80::1",
+                        "febf::1",
+                        "fec0::1",
+                        "ff02::1",
+                        "not an address",
+                        "",
+                        "1.2.3",
+                        "example.com"}) {
+    BOOST_TEST(!http::is_public_address(a), a);
+  }
+  for (const char* a :
+       {"1.1.1.1", "8.8.8.8", "93.184.216.34", "100.128.0.1", "172.32.0.1",
+        "172.15.255.255", "192.167.1.1", "198.20.0.1", "223.255.255.255",
+        "2606:4700:4700::1111", "2a00:1450:4001::200e", "::ffff:8.8.8.8",
+        "64:ff9b::808:808", "2002:808:808::1"}) {
+    BOOST_TEST(http::is_public_address(a), a);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(a_response_delimited_by_the_close) {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace courier {
@@ -50,6 +51,9 @@ enum class client_error : std::uint8_t {
   too_large,       ///< the response is larger than max_response_bytes
   protocol,        ///< the peer sent something that is not HTTP
   closed,          ///< the connection closed before the response ended
+  /// The name resolved to an address that client_config refuses
+  /// (deny_private_addresses); no connection was made.
+  address_denied,
 };
 
 const char* to_string(client_error e) noexcept;
@@ -70,7 +74,23 @@ struct client_config {
   std::chrono::milliseconds idle_timeout{30000};
   /// The loop of the client actor (default: round-robin).
   std::optional<std::uint16_t> loop{};
+  /// Refuse to connect to an address that is not public (see
+  /// is_public_address()): the request fails with address_denied. The
+  /// check is on the address that name resolution gave, the one the
+  /// socket connects to, so `localhost` or a DNS name that points at
+  /// 10.0.0.1 is refused too. Turn it on for URLs that users supply
+  /// (webhooks), against server-side request forgery.
+  bool deny_private_addresses = false;
 };
+
+/// True when `address`, a numeric IPv4 or IPv6 address, is public: not
+/// unspecified (0.0.0.0/8, ::), loopback (127/8, ::1), private (10/8,
+/// 172.16/12, 192.168/16, 100.64/10, fc00::/7), link-local (169.254/16,
+/// fe80::/10), multicast (224/4, ff00::/8), reserved (240/4) or for
+/// documentation and benchmarks. IPv4-mapped, NAT64 and 6to4 addresses
+/// are judged by the IPv4 address inside. Text that is not a numeric
+/// address is not public.
+bool is_public_address(std::string_view address) noexcept;
 
 /// The failure of a blocking request.
 class client_failure : public std::runtime_error {

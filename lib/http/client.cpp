@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -41,8 +42,94 @@ const char* to_string(client_error e) noexcept {
       return "protocol error";
     case client_error::closed:
       return "connection closed";
+    case client_error::address_denied:
+      return "address denied";
   }
   return "unknown";
+}
+
+namespace {
+
+bool public_v4(const unsigned char* b) noexcept {
+  return !(
+      b[0] == 0 || b[0] == 10 || b[0] == 127 || b[0] >= 224 ||
+      (b[0] == 100 && (b[1] & 0xC0) == 64) || (b[0] == 169 && b[1] == 254) ||
+      (b[0] == 172 && (b[1] & 0xF0) == 16) || (b[0] == 192 && b[1] == 168) ||
+      (b[0] == 192 && b[1] == 0 && (b[2] == 0 || b[2] == 2)) ||
+      (b[0] == 198 && (b[1] & 0xFE) == 18) ||
+      (b[0] == 198 && b[1] == 51 && b[2] == 100) ||
+      (b[0] == 203 && b[1] == 0 && b[2] == 113));
+}
+
+bool zeros(const unsigned char* b, std::size_t from, std::size_t to) noexcept {
+  for (std::size_t i = from; i < to; ++i) {
+    if (b[i] != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool public_v6(const unsigned char* b) noexcept {
+  if (zeros(b, 0, 10) && b[10] == 0xFF && b[11] == 0xFF) {
+    return public_v4(b + 12);  // ::ffff:a.b.c.d
+  }
+  if (zeros(b, 0, 12)) {
+    return false;  // ::, ::1 and the deprecated ::a.b.c.d
+  }
+  if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xFF && b[3] == 0x9B) {
+    // NAT64 64:ff9b::/96 reaches the IPv4 address; 64:ff9b:1::/48 is local.
+    return zeros(b, 4, 12) && public_v4(b + 12);
+  }
+  if (b[0] == 0x20 && b[1] == 0x02) {
+    return public_v4(b + 2);  // 6to4
+  }
+  return !((b[0] == 0x01 && b[1] == 0x00 && zeros(b, 2, 8)) ||  // discard
+           (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0D && b[3] == 0xB8) ||
+           (b[0] & 0xFE) == 0xFC ||                    // unique local
+           (b[0] == 0xFE && (b[1] & 0x80) == 0x80) ||  // link/site-local
+           b[0] == 0xFF);                              // multicast
+}
+
+bool public_address(const sockaddr& a) noexcept {
+  if (a.sa_family == AF_INET) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(a);
+    return public_v4(reinterpret_cast<const unsigned char*>(&in.sin_addr));
+  }
+  if (a.sa_family == AF_INET6) {
+    const auto& in6 = reinterpret_cast<const sockaddr_in6&>(a);
+    return public_v6(in6.sin6_addr.s6_addr);
+  }
+  return false;
+}
+
+std::string address_text(const sockaddr& a) {
+  char text[64] = "?";
+  if (a.sa_family == AF_INET) {
+    uv_ip4_name(reinterpret_cast<const sockaddr_in*>(&a), text, sizeof text);
+  } else if (a.sa_family == AF_INET6) {
+    uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(&a), text, sizeof text);
+  }
+  return text;
+}
+
+}  // namespace
+
+bool is_public_address(std::string_view address) noexcept {
+  char text[64];
+  if (address.size() >= sizeof text) {
+    return false;
+  }
+  address.copy(text, address.size());
+  text[address.size()] = '\0';
+  unsigned char bytes[16];
+  if (uv_inet_pton(AF_INET, text, bytes) == 0) {
+    return public_v4(bytes);
+  }
+  if (uv_inet_pton(AF_INET6, text, bytes) == 0) {
+    return public_v6(bytes);
+  }
+  return false;
 }
 
 namespace impl {
@@ -179,6 +266,14 @@ class client_actor final : public actor {
 
   void connect(std::uint64_t id, const sockaddr& addr) {
     pending& p = pending_.at(id);
+    // Checked here, on the resolved address that the socket would use.
+    if (cfg_.deny_private_addresses && !public_address(addr)) {
+      std::string ip = address_text(addr);
+      fail(id, client_error::address_denied,
+           (p.url.host == ip ? ip : p.url.host + " resolves to " + ip) +
+               ", not a public address");
+      return;
+    }
     auto* c = new conn;
     c->alive = alive_;
     c->owner = this;
