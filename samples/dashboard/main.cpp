@@ -4,28 +4,35 @@
 // to a browser page over Server-Sent Events and long polling.
 //
 //   dashboard [--port N] [--port-file PATH] [--simulate N] [--run-for S]
+//             [--token T] [--allow-private-callbacks]
 //   then open http://127.0.0.1:8080/   (Ctrl-C to stop)
 //
-// orders.hpp has the orders actor, reports.hpp the async jobs, page.hpp
-// the page; this file has the subscribers, the poller, the simulator and
-// the HTTP edge that ties them together.
+// orders.hpp has the orders actor, reports.hpp the async jobs,
+// inventory.hpp the warehouse and the poller's sink, supervisor.hpp the
+// restarts of a failed poller, page.hpp the page; this file has the
+// subscribers, the simulator and the HTTP edge that ties them together.
 
 #include "courier/courier.hpp"
 #include "courier/http.hpp"
 #include "courier/http_client.hpp"
 #include "courier/push.hpp"
 
+#include "inventory.hpp"
 #include "orders.hpp"
 #include "page.hpp"
 #include "reports.hpp"
+#include "supervisor.hpp"
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -144,69 +151,6 @@ class analytics : public courier::actor {
   long last_second_ = 0;
 };
 
-// --- Inventory (pattern: polling). The warehouse is a system we can only
-// poll. It takes stock as orders come in (it subscribes to
-// "orders.created") and restocks every 5 s. Now and then it is slow, so a
-// poll times out and the poller backs off.
-
-using stock_levels = std::map<std::string, int>;
-struct get_stock {};
-
-class warehouse : public courier::actor {
- public:
-  explicit warehouse(courier::router r) : router_(std::move(r)) {}
-
- protected:
-  void on_start() override {
-    for (const char* item : items) {
-      stock_[item] = 100;
-    }
-    router_.subscribe<json>("orders.created", self());
-    every(5s, [this] {
-      for (auto& [item, n] : stock_) {
-        n += n < 60 ? 40 : 0;
-      }
-    });
-  }
-  courier::behavior behavior() override {
-    return {
-        [this](const courier::event<json>& e) {
-          auto o = e.payload().get<order>();
-          stock_[o.item] = std::max(0, stock_[o.item] - o.quantity);
-        },
-        // Answers later through a response promise: after 20 ms, or after
-        // 1.5 s one time in eight.
-        [this](get_stock) {
-          auto answer = make_response_promise<stock_levels>();
-          after(
-              rng_() % 8 == 0 ? 1500ms : 20ms,
-              [answer, levels = stock_]() mutable { answer.deliver(levels); });
-          return answer;
-        },
-    };
-  }
-
- private:
-  courier::router router_;
-  stock_levels stock_;
-  std::minstd_rand rng_{std::random_device{}()};
-};
-
-// The poller's sink: publishes "inventory.{item}" for each level that
-// changed since the last poll.
-auto publish_stock_changes(courier::router r) {
-  return [r = std::move(r),
-          last = stock_levels{}](const stock_levels& now) mutable {
-    for (const auto& [item, n] : now) {
-      auto it = last.find(item);
-      if (it == last.end() || it->second != n) {
-        r.publish("inventory." + item, json{{"item", item}, {"stock", n}});
-      }
-    }
-    last = now;
-  };
-}
-
 // --- The simulator (pattern: timers): N random orders per second, through
 // the orders actor like any other client.
 
@@ -292,6 +236,9 @@ std::optional<std::string> order_error(const json& body) {
   if (!body["item"].is_string() || body["item"].get<std::string>().empty()) {
     return "\"item\" must be a non-empty string";
   }
+  if (const char* why = item_error(body["item"].get<std::string>())) {
+    return why;
+  }
   if (!body.contains("quantity")) {
     return "\"quantity\" is missing";
   }
@@ -321,7 +268,7 @@ std::optional<std::string> report_error(const json& body) {
 void add_routes(http::routes& r, courier::actor_ref orders_ref,
                 courier::actor_ref email_ref, courier::actor_ref analytics_ref,
                 courier::actor_ref warehouse_ref,
-                courier::actor_ref reports_ref, http::push push) {
+                courier::actor_ref reports_ref) {
   r.get("/", [](const http::request&) {
     return http::response::text(200, std::string(dashboard_page),
                                 "text/html; charset=utf-8");
@@ -387,11 +334,22 @@ void add_routes(http::routes& r, courier::actor_ref orders_ref,
                                return get_job{to_id(q.param("id"))};
                              },
                              found_or_404<json>("report")));
+}
+
+// /admin/...: only with a token, and then only with it (401 otherwise).
+// Without one they do not exist (404), as nginx serves no status page
+// that nobody configured.
+void add_admin_routes(http::routes& r, http::push push,
+                      const std::string& token) {
+  if (token.empty()) {
+    return;
+  }
   // The browser test cuts every SSE stream; the page resumes by itself.
   r.post("/admin/drop-streams", [push](const http::request&) {
     push.drop_streams();
     return http::response::json(202, {{"dropped", true}});
   });
+  r.protect("/admin/", token);
 }
 
 struct options {
@@ -399,6 +357,9 @@ struct options {
   std::string port_file;
   long simulate = 2;  // orders per second; 0: off
   long run_for = 0;   // seconds; 0: until Ctrl-C
+  std::string token;  // of /admin/...; empty: no admin routes
+  // Webhooks may call loopback, private and link-local addresses.
+  bool allow_private_callbacks = false;
 };
 
 options parse(int argc, char** argv) {
@@ -413,10 +374,23 @@ options parse(int argc, char** argv) {
       o.simulate = std::max(0L, std::strtol(argv[++i], nullptr, 10));
     } else if (i + 1 < argc && a == "--run-for") {
       o.run_for = std::max(0L, std::strtol(argv[++i], nullptr, 10));
+    } else if (i + 1 < argc && a == "--token") {
+      o.token = argv[++i];
+    } else if (a == "--allow-private-callbacks") {
+      o.allow_private_callbacks = true;
     } else {
       std::fprintf(a == "--help" ? stdout : stderr,
                    "usage: dashboard [--port N] [--port-file PATH] "
-                   "[--simulate ORDERS_PER_SECOND] [--run-for SECONDS]\n");
+                   "[--simulate ORDERS_PER_SECOND] [--run-for SECONDS]\n"
+                   "                 [--token T] [--allow-private-callbacks]\n"
+                   "  --token T                  /admin/... needs "
+                   "'Authorization: Bearer T'\n"
+                   "                             (without it there are no "
+                   "admin routes)\n"
+                   "  --allow-private-callbacks  report webhooks may call "
+                   "loopback and private\n"
+                   "                             addresses (refused by "
+                   "default)\n");
       std::exit(a == "--help" ? 0 : 2);
     }
   }
@@ -427,11 +401,14 @@ options parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   options opt = parse(argc, argv);
-  // A handler that throws stops its actor; say so instead of going quiet.
-  courier::system sys(
-      courier::system_config{.on_failure = [](const courier::actor_failure& f) {
+  // A handler that throws stops its actor; say so instead of going quiet,
+  // and let the supervisors restart what they watch.
+  auto failures = std::make_shared<failure_hook>();
+  courier::system sys(courier::system_config{
+      .on_failure = [failures](const courier::actor_failure& f) {
         std::fprintf(stderr, "dashboard: an actor failed: %s\n",
                      f.what.c_str());
+        (*failures)(f);
       }});
   sys.handle_signals();
   courier::router router = courier::router::of(sys);
@@ -441,17 +418,29 @@ int main(int argc, char** argv) {
   auto analytics_ref = sys.spawn<analytics>(router);
   auto warehouse_ref = sys.spawn<warehouse>(router);
   // Every 2 s, +-20 %; a failed or timed-out poll doubles the delay, up
-  // to 16 s, and the first success brings it back to 2 s.
-  auto inventory = courier::spawn_poller<stock_levels>(
-      sys, courier::poll_ask<stock_levels>(warehouse_ref, get_stock{}),
-      publish_stock_changes(router),
-      {.interval = 2s,
-       .jitter = 0.2,
-       .timeout = 1s,
-       .backoff_factor = 2.0,
-       .backoff_cap = 16s});
-  auto reports_ref = sys.spawn<reports>(
-      router, orders_ref, http::client::start(sys, {.connect_timeout = 2s}));
+  // to 16 s, and the first success brings it back to 2 s. A supervisor
+  // restarts the poller if it fails anyway.
+  auto skipped = std::make_shared<std::atomic<std::uint64_t>>(0);
+  auto inventory_counters = std::make_shared<supervision_counters>();
+  auto inventory = sys.spawn<supervisor>(
+      sys, failures,
+      [warehouse_ref, router, skipped](courier::system& s) {
+        return courier::spawn_poller<stock_levels>(
+            s, courier::poll_ask<stock_levels>(warehouse_ref, get_stock{}),
+            publish_stock_changes(router, skipped),
+            {.interval = 2s,
+             .jitter = 0.2,
+             .timeout = 1s,
+             .backoff_factor = 2.0,
+             .backoff_cap = 16s});
+      },
+      supervisor_options{.name = "inventory"}, inventory_counters);
+  // Callback URLs come from clients: by default the webhook may only call
+  // public addresses (checked after name resolution).
+  auto webhooks = http::client::start(
+      sys, {.connect_timeout = 2s,
+            .deny_private_addresses = !opt.allow_private_callbacks});
+  auto reports_ref = sys.spawn<reports>(router, orders_ref, webhooks);
   if (opt.simulate > 0) {
     sys.spawn<simulator>(orders_ref, opt.simulate);
   }
@@ -464,14 +453,26 @@ int main(int argc, char** argv) {
   http::server_config cfg{.port = opt.port};
   cfg.metrics_routers = {router};
   cfg.metrics_pollers = {{"inventory", inventory}};
+  cfg.metrics_text.push_back([inventory_counters, skipped] {
+    return supervision_metrics({{"inventory", inventory_counters}}) +
+           "# HELP dashboard_inventory_invalid_subjects_total Stock changes "
+           "not published: the item makes no valid subject.\n"
+           "# TYPE dashboard_inventory_invalid_subjects_total counter\n"
+           "dashboard_inventory_invalid_subjects_total " +
+           std::to_string(skipped->load(std::memory_order_relaxed)) + "\n";
+  });
   http::routes routes;
   http::push push =
       http::push::mount(sys, cfg, routes, router, {.retry = 1000ms});
   add_routes(routes, orders_ref, email_ref, analytics_ref, warehouse_ref,
-             reports_ref, push);
+             reports_ref);
+  add_admin_routes(routes, push, opt.token);
   http::server server = http::server::start(sys, cfg, std::move(routes));
 
   std::printf("dashboard at http://127.0.0.1:%u/\n", server.port());
+  std::printf("admin routes: %s\n",
+              opt.token.empty() ? "off (start with --token T to serve them)"
+                                : "on, with 'Authorization: Bearer T'");
   std::fflush(stdout);
   if (!opt.port_file.empty()) {
     std::ofstream(opt.port_file) << server.port() << "\n";

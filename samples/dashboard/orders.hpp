@@ -15,6 +15,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace dashboard {
@@ -23,6 +24,19 @@ using json = nlohmann::json;
 
 inline const std::array<const char*, 5> items = {"widget", "gadget", "gizmo",
                                                  "sprocket", "doohickey"};
+
+// Why `item` is not an item name, or null. An item names a subject token
+// ("inventory.{item}"), so it is 1 to 64 letters, digits, '-' or '_':
+// no '.', no space, no '*' or '>'.
+inline const char* item_error(std::string_view item) noexcept {
+  constexpr std::string_view allowed =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
+  if (item.empty() || item.size() > 64 ||
+      item.find_first_not_of(allowed) != std::string_view::npos) {
+    return "\"item\" must be 1 to 64 letters, digits, '-' or '_'";
+  }
+  return nullptr;
+}
 
 struct order {
   int id = 0;

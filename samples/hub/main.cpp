@@ -1,6 +1,7 @@
 // hub: a standalone push server, the job of nchan or a Mercure hub. Clients
 // follow subjects over Server-Sent Events or long polling; publishers POST
-// events (optionally with a bearer token); history makes both resumable.
+// events with a bearer token (without one only on a loopback address);
+// history makes both resumable.
 //
 //   hub [--listen 127.0.0.1:8080] [--history N] [--publish] [--token T] ...
 //   curl -N localhost:8080/sse/news        curl localhost:8080/poll/news
@@ -11,11 +12,14 @@
 #include "courier/http.hpp"
 #include "courier/push.hpp"
 
+#include <arpa/inet.h>
+
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <exception>
 #include <string>
@@ -50,6 +54,8 @@ void usage(std::FILE* to) {
       "(default 100000)\n"
       "  --publish              serve POST /publish/{subject}\n"
       "  --token T              publishing needs 'Authorization: Bearer T'\n"
+      "                         (required unless HOST is a loopback "
+      "address)\n"
       "  --max-streams N        open SSE streams at most (default 10000)\n"
       "  --max-waiters N        held long polls at most (default 10000)\n"
       "  --heartbeat-ms N       SSE heartbeat after N ms of silence "
@@ -77,6 +83,18 @@ std::size_t to_count(std::string_view flag, const char* text) {
     bad_usage(std::string(flag) + " needs a non-negative integer");
   }
   return static_cast<std::size_t>(v);
+}
+
+// 127.0.0.0/8 or ::1 (a numeric address, as --listen takes).
+bool is_loopback(const std::string& address) {
+  unsigned char b[16];
+  if (inet_pton(AF_INET, address.c_str(), b) == 1) {
+    return b[0] == 127;
+  }
+  static constexpr unsigned char one[16] = {0, 0, 0, 0, 0, 0, 0, 0,
+                                            0, 0, 0, 0, 0, 0, 0, 1};
+  return inet_pton(AF_INET6, address.c_str(), b) == 1 &&
+         std::memcmp(b, one, sizeof one) == 0;
 }
 
 options parse(int argc, char** argv) {
@@ -131,6 +149,11 @@ options parse(int argc, char** argv) {
   }
   if (!o.token.empty() && !o.publish) {
     bad_usage("--token needs --publish");
+  }
+  // Anyone who reaches the port could publish: off loopback, a token.
+  if (o.publish && o.token.empty() && !is_loopback(o.address)) {
+    bad_usage("--publish on " + o.address +
+              " needs --token (only a loopback address may go without)");
   }
   return o;
 }
@@ -200,7 +223,8 @@ int main(int argc, char** argv) {
     std::printf("  polling:  GET  /poll/{pattern}?since=ID&timeout=S\n");
     if (o.publish) {
       std::printf("  publish:  POST /publish/{subject}%s\n",
-                  o.token.empty() ? "" : "  (Authorization: Bearer ...)");
+                  o.token.empty() ? "  (no token: open to local clients)"
+                                  : "  (Authorization: Bearer ...)");
     }
     std::fflush(stdout);
 

@@ -18,6 +18,8 @@ const dir = mkdtempSync(join(tmpdir(), 'courier-dashboard-'));
 const portFile = join(dir, 'port');
 let server = null;
 let port = 0;
+// The admin routes exist only with a token.
+const adminToken = 'browser-test';
 
 function check(cond, what) {
   if (!cond) {
@@ -43,7 +45,7 @@ async function until(f, ms, what) {
 
 async function start(portArg) {
   const args = ['--port', String(portArg), '--port-file', portFile,
-                '--simulate', '5'];
+                '--simulate', '5', '--token', adminToken];
   server = spawn(bin, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   server.stdout.on('data', () => {});
   const exited = new Promise((r) => server.once('exit', r));
@@ -93,7 +95,10 @@ try {
   // 2. Cut every SSE connection server-side while orders flow.
   const before = await page.evaluate(() => window.dashboard.events);
   const resumedBefore = await metric('courier_sse_streams_resumed_total');
-  check((await rest('/admin/drop-streams', { method: 'POST' })).status === 202,
+  check((await rest('/admin/drop-streams', {
+    method: 'POST',
+    headers: { Authorization: 'Bearer ' + adminToken },
+  })).status === 202,
         'the edge drops every SSE stream');
   await until(async () => (await metric('courier_sse_streams_resumed_total')) >
       resumedBefore, 20000, 'the page to reconnect with Last-Event-ID');
