@@ -10,6 +10,7 @@
 #include "courier/message.hpp"
 #include "courier/metrics.hpp"
 #include "courier/poll.hpp"
+#include "courier/prometheus_writer.hpp"
 #include "courier/pubsub.hpp"
 #include "courier/subject.hpp"
 #include "courier/system.hpp"
