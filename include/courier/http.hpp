@@ -7,6 +7,7 @@
 #include "courier/actor_ref.hpp"
 #include "courier/ask.hpp"
 #include "courier/error.hpp"
+#include "courier/prometheus_writer.hpp"
 #include "courier/pubsub.hpp"
 
 #include <nlohmann/json.hpp>
@@ -85,7 +86,8 @@ struct response {
                            "charset=utf-8");
   static response json(int status, const nlohmann::json& body);
   /// The stable error shape: {"error": {"status": N, "message": "..."}}.
-  static response error(int status, std::string_view message);
+  /// Never throws: bytes of `message` that are not UTF-8 become U+FFFD.
+  static response error(int status, std::string_view message) noexcept;
 };
 
 /// Why a stream ended.
@@ -324,9 +326,22 @@ struct server_config {
   std::size_t max_header_bytes = 16 * 1024;  ///< request line + headers
   std::size_t max_body_bytes = 1024 * 1024;
   std::size_t max_connections = 10000;
-  /// Bytes of responses a connection may have queued: past it, the server
-  /// stops reading that connection until the client reads.
+  /// Bytes of answers built but not yet written that one connection may
+  /// hold: past it the server parses no further request of that
+  /// connection until the client reads (requests already dispatched
+  /// still answer, at most max_pipelined of them).
   std::size_t max_write_buffer = 4 * 1024 * 1024;
+  /// The bound for the whole server, and a hard one: an answer that would
+  /// take the server past it is replaced by a 503 (Retry-After: 1) when
+  /// it waits behind unread answers, and closes its connection when part
+  /// of it is already written. Connections holding unwritten answers are
+  /// not parsed while the server is over it; the others (a /healthz) are.
+  /// One answer on an otherwise empty server always goes. At /metrics
+  /// as courier_http_unwritten_bytes.
+  std::size_t max_server_write_buffer = 64 * 1024 * 1024;
+  /// Nesting depth of JSON bodies the edge and the push mount parse
+  /// (see courier/json.hpp).
+  std::size_t max_json_depth = 64;
   std::size_t max_pipelined = 64;  ///< requests in flight per connection
   /// A request whose headers (or body) have not all arrived in time gets
   /// 408 and the connection closes (slowloris).
@@ -339,6 +354,13 @@ struct server_config {
   std::string server_name = "courier";
   /// Put the exception text of a failed handler in 500 responses.
   bool expose_errors = false;
+  /// Told of every failure the edge contained: a route handler or a hook
+  /// (on_abandon, on_drain, on_end, a metrics producer) that threw, or a
+  /// reply that could not be serialized. `where` names the place and
+  /// `what` is the exception text. Runs on the edge's loop; empty: one
+  /// line on stderr. The failure is counted either way
+  /// (courier_http_failures_total).
+  std::function<void(std::string_view where, std::string_view what)> on_error{};
   /// CORS: origins allowed ("*" for any); empty: no CORS headers.
   std::vector<std::string> cors_origins{};
   /// Serve GET /healthz and GET /metrics.
@@ -348,9 +370,11 @@ struct server_config {
   std::vector<courier::router> metrics_routers{};
   /// Pollers whose counters /metrics adds (see poll.hpp), by name.
   std::vector<std::pair<std::string, actor_ref>> metrics_pollers{};
-  /// More /metrics text (Prometheus lines), produced on the edge's loop
-  /// (the push mount adds its counters this way).
-  std::vector<std::function<std::string()>> metrics_text{};
+  /// More /metrics families and samples, added to the exposition on the
+  /// edge's loop (the push mount adds its counters this way). The writer
+  /// escapes label values and keeps each family's samples together. A
+  /// producer that throws is reported to on_error.
+  std::vector<std::function<void(prometheus_writer&)>> metrics_producers{};
 };
 
 /// Counters of a server, also served at /metrics.
@@ -363,6 +387,11 @@ struct server_stats {
   std::uint64_t bytes_out = 0;
   std::uint64_t bad_requests = 0;  ///< 4xx sent for malformed input
   std::uint64_t timeouts = 0;      ///< 408 for slow clients
+  std::uint64_t failures = 0;      ///< handlers and hooks that threw
+  /// Answers refused (503) or connections closed because an answer did
+  /// not fit max_write_buffer or max_server_write_buffer.
+  std::uint64_t over_budget = 0;
+  std::uint64_t unwritten_bytes = 0;  ///< answers built, not yet written
 };
 
 /// A running server (a handle; copyable).

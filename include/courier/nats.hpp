@@ -20,6 +20,7 @@
 //   import (echo_dropped), and events the bridge imported are never
 //   exported again.
 
+#include "courier/prometheus_writer.hpp"
 #include "courier/pubsub.hpp"
 
 #include <atomic>
@@ -112,8 +113,10 @@ class bridge {
   static bridge start(system& sys, router r, bridge_config cfg);
 
   bridge_stats stats() const;
-  /// Prometheus lines (courier_nats_*), for http::server_config's
-  /// metrics_text.
+  /// Adds the counters (courier_nats_*) to `w`: a producer for
+  /// http::server_config::metrics_producers.
+  void metrics(prometheus_writer& w) const;
+  /// The same counters as an exposition of their own.
   std::string metrics_text() const;
   const std::string& origin() const noexcept;
   /// Stops the bridge actor, which closes the connection.

@@ -58,6 +58,15 @@ class push_codec {
     return *this;
   }
 
+  /// Payloads nested deeper than this (arrays and objects) are not
+  /// encoded: their events are sent with null data. Dumping or copying a
+  /// document recurses per level, so an unbounded one could overflow the
+  /// stack.
+  push_codec& max_depth(std::size_t depth) {
+    max_depth_ = depth;
+    return *this;
+  }
+
   /// True when an encoder knows payloads of type `t`.
   bool knows(courier::detail::type_id t) const { return encoders_.contains(t); }
   /// The payload of `rec` as JSON, or nullopt when no encoder knows it.
@@ -70,6 +79,7 @@ class push_codec {
 
  private:
   std::unordered_map<courier::detail::type_id, encoder> encoders_;
+  std::size_t max_depth_ = 64;
 };
 
 /// Settings of a push mount; every limit has a safe default.
@@ -86,6 +96,8 @@ struct push_config {
   /// Largest body a publish accepts (the server's max_body_bytes applies
   /// first).
   std::size_t max_publish_bytes = 256 * 1024;
+  /// Nesting depth a published JSON body may have (400 past it).
+  std::size_t max_json_depth = 64;
 
   /// SSE: the `event:` field. "{subject}" sends the event's subject; ""
   /// sends none (browsers then dispatch "message"); anything else is sent
@@ -111,6 +123,10 @@ struct push_config {
   /// Long polling: `max` when the request has none, and its cap.
   std::size_t poll_max = 100;
   std::size_t max_poll_max = 1000;
+  /// Long polling: an answer stops taking events once its body is this
+  /// large (it always holds one); `next` then resumes after the last
+  /// event sent. Bounds the memory one poll can make the server hold.
+  std::size_t max_poll_bytes = 1024 * 1024;
 
   /// Recent events kept per pattern, so that a stream that ends its
   /// replay or a waiter that parks does not need another fetch.

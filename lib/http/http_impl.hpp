@@ -18,6 +18,14 @@ namespace courier::http::impl {
 
 std::string_view reason(int status) noexcept;
 
+/// The length of the longest valid UTF-8 prefix of `s` (RFC 3629).
+std::size_t utf8_prefix(std::string_view s) noexcept;
+bool valid_utf8(std::string_view s) noexcept;
+
+/// Appends `s` as a JSON string literal; bytes that are not UTF-8 become
+/// U+FFFD (never throws on content).
+void append_json_string(std::string& out, std::string_view s);
+
 /// Decodes %XX escapes (and '+' as a space when `plus_space`); false on a
 /// malformed escape or an encoded NUL.
 bool percent_decode(std::string_view in, std::string& out, bool plus_space);

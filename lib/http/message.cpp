@@ -69,11 +69,28 @@ response response::json(int status, const nlohmann::json& body) {
   return r;
 }
 
-response response::error(int status, std::string_view message) {
-  return json(status, {{"error",
-                        {{"status", status},
-                         {"reason", std::string(impl::reason(status))},
-                         {"message", std::string(message)}}}});
+response response::error(int status, std::string_view message) noexcept {
+  // Written by hand, not through nlohmann: the message may quote client
+  // input (a path, a subject), and an error body must never throw.
+  response r;
+  try {
+    r.status = status;
+    r.headers.set("Content-Type", "application/json");
+    std::string& b = r.body;
+    b.reserve(64 + message.size());
+    // The keys in nlohmann's order (sorted), as before.
+    b += "{\"error\":{\"message\":";
+    impl::append_json_string(b, message);
+    b += ",\"reason\":";
+    impl::append_json_string(b, impl::reason(status));
+    b += ",\"status\":";
+    b += std::to_string(status);
+    b += "}}";
+  } catch (...) {
+    // Out of memory: an empty error is still an answer.
+    r.body.clear();
+  }
+  return r;
 }
 
 response error_response(const ask_error& e, bool expose_detail) {
@@ -214,9 +231,97 @@ std::string_view reason(int status) noexcept {
       return "Service Unavailable";
     case 504:
       return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
     default:
       return "Unknown";
   }
+}
+
+std::size_t utf8_prefix(std::string_view s) noexcept {
+  // RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF.
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  std::size_t n = s.size();
+  std::size_t i = 0;
+  while (i < n) {
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len = 0;
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      lo = c == 0xE0 ? 0xA0 : 0x80;
+      hi = c == 0xED ? 0x9F : 0xBF;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      lo = c == 0xF0 ? 0x90 : 0x80;
+      hi = c == 0xF4 ? 0x8F : 0xBF;
+    } else {
+      return i;
+    }
+    if (n - i < len || p[i + 1] < lo || p[i + 1] > hi) {
+      return i;
+    }
+    for (std::size_t k = 2; k < len; ++k) {
+      if (p[i + k] < 0x80 || p[i + k] > 0xBF) {
+        return i;
+      }
+    }
+    i += len;
+  }
+  return n;
+}
+
+bool valid_utf8(std::string_view s) noexcept {
+  return utf8_prefix(s) == s.size();
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out.push_back('"');
+  while (!s.empty()) {
+    std::size_t ok = utf8_prefix(s);
+    for (std::size_t i = 0; i < ok; ++i) {
+      char c = s[i];
+      switch (c) {
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+            out += "\\u00";
+            out.push_back(hex[(c >> 4) & 0xf]);
+            out.push_back(hex[c & 0xf]);
+          } else {
+            out.push_back(c);
+          }
+      }
+    }
+    s.remove_prefix(ok);
+    if (!s.empty()) {
+      out += "\\ufffd";  // an invalid byte: U+FFFD, as browsers show it
+      s.remove_prefix(1);
+    }
+  }
+  out.push_back('"');
 }
 
 int hex_value(char c) noexcept {

@@ -13,6 +13,7 @@
 #include "courier/push.hpp"
 
 #include "courier/actor.hpp"
+#include "courier/json.hpp"
 #include "courier/sse.hpp"
 #include "courier/system.hpp"
 #include "courier/timer.hpp"
@@ -48,11 +49,23 @@ push_codec::push_codec() {
 
 std::optional<nlohmann::json> push_codec::to_json(
     const courier::detail::event_record& rec) const {
+  if (rec.type == courier::detail::type_of<nlohmann::json>()) {
+    // Checked before it is copied: a copy recurses once per level.
+    const auto& j = *static_cast<const nlohmann::json*>(rec.payload());
+    if (!json_depth_within(j, max_depth_)) {
+      return std::nullopt;
+    }
+    return j;
+  }
   auto it = encoders_.find(rec.type);
   if (it == encoders_.end()) {
     return std::nullopt;
   }
-  return it->second(rec.payload());
+  nlohmann::json j = it->second(rec.payload());
+  if (!json_depth_within(j, max_depth_)) {
+    return std::nullopt;
+  }
+  return j;
 }
 
 namespace {
@@ -68,6 +81,13 @@ std::optional<std::string> push_codec::to_text(
     const courier::detail::event_record& rec) const {
   if (rec.type == courier::detail::type_of<std::string>()) {
     return *static_cast<const std::string*>(rec.payload());
+  }
+  if (rec.type == courier::detail::type_of<nlohmann::json>()) {
+    const auto& j = *static_cast<const nlohmann::json*>(rec.payload());
+    if (!json_depth_within(j, max_depth_)) {
+      return std::nullopt;
+    }
+    return dump(j);  // no copy
   }
   std::optional<nlohmann::json> j = to_json(rec);
   if (!j) {
@@ -353,11 +373,14 @@ class push_actor final : public actor {
     bool json_type = type.starts_with("application/json") ||
                      (type.find("+json") != std::string_view::npos);
     if (json_type || type.empty()) {
-      nlohmann::json j = nlohmann::json::parse(req.body, nullptr, false);
+      nlohmann::json j = parse_json(req.body, cfg_.max_json_depth);
       if (!j.is_discarded()) {
         rec = courier::detail::make_event(subject, std::move(j));
       } else if (json_type) {
-        out.send(bad_request("the body is not valid JSON"));
+        out.send(
+            bad_request("the body is not valid JSON, or nests deeper "
+                        "than " +
+                        std::to_string(cfg_.max_json_depth) + " levels"));
         return;
       }
     }
@@ -377,46 +400,44 @@ class push_actor final : public actor {
 
   friend class channel_feed;
 
-  std::string metrics() const {
+  void metrics(prometheus_writer& w) const {
+    using enum metric_type;
     push_stats s = snapshot();
-    std::string o;
-    auto line = [&o](const char* name, const char* type, const char* help,
+    auto line = [&w](const char* name, metric_type type, const char* help,
                      std::uint64_t v) {
-      o += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name +
-           " " + type + "\n" + name + " " + std::to_string(v) + "\n";
+      w.family(name, type, help);
+      w.sample(name, {}, v);
     };
-    line("courier_sse_streams_open", "gauge", "Open SSE streams.",
+    line("courier_sse_streams_open", gauge, "Open SSE streams.",
          s.streams_open);
-    line("courier_sse_streams_opened_total", "counter", "SSE streams opened.",
+    line("courier_sse_streams_opened_total", counter, "SSE streams opened.",
          s.streams_opened);
-    line("courier_sse_streams_resumed_total", "counter",
+    line("courier_sse_streams_resumed_total", counter,
          "SSE streams opened with a resume point (Last-Event-ID or since).",
          s.streams_resumed);
-    line("courier_sse_events_written_total", "counter",
+    line("courier_sse_events_written_total", counter,
          "SSE events written (replays included).", s.events_written);
-    line("courier_sse_bytes_written_total", "counter",
+    line("courier_sse_bytes_written_total", counter,
          "SSE bytes queued for writing (heartbeats included).",
          s.bytes_written);
-    line("courier_sse_slow_disconnects_total", "counter",
+    line("courier_sse_slow_disconnects_total", counter,
          "SSE streams cut because their write buffer was full.",
          s.slow_disconnects);
-    line("courier_push_resets_total", "counter",
+    line("courier_push_resets_total", counter,
          "Resets sent (history too short or another epoch).", s.resets);
-    line("courier_sse_heartbeats_total", "counter", "SSE heartbeats written.",
+    line("courier_sse_heartbeats_total", counter, "SSE heartbeats written.",
          s.heartbeats);
-    line("courier_longpoll_waiters", "gauge", "Long polls held now.",
-         s.waiters);
-    line("courier_longpoll_responses_total", "counter",
+    line("courier_longpoll_waiters", gauge, "Long polls held now.", s.waiters);
+    line("courier_longpoll_responses_total", counter,
          "Long-poll responses sent.", s.poll_responses);
-    line("courier_longpoll_timeouts_total", "counter",
+    line("courier_longpoll_timeouts_total", counter,
          "Long polls answered empty at their timeout.", s.poll_timeouts);
-    line("courier_push_published_total", "counter",
+    line("courier_push_published_total", counter,
          "Events published through POST.", s.published);
-    line("courier_push_skipped_total", "counter",
+    line("courier_push_skipped_total", counter,
          "Events whose payload type no encoder knew.", s.skipped);
-    line("courier_push_patterns", "gauge", "Patterns subscribed now.",
+    line("courier_push_patterns", gauge, "Patterns subscribed now.",
          s.patterns);
-    return o;
   }
 
  protected:
@@ -1047,7 +1068,7 @@ class push_actor final : public actor {
     bool cut = false;
     for (auto it = after_seq(*w.ch, w.cursor); it != w.ch->recent.end(); ++it) {
       recent_event& e = *it;
-      if (n == w.max) {
+      if (n == w.max || b.size() >= cfg_.max_poll_bytes) {
         cut = true;
         break;
       }
@@ -1083,6 +1104,10 @@ class push_actor final : public actor {
     std::size_t n = 0;
     channel& ch = *w.ch;
     for (const event_ref& e : events) {
+      if (b.size() >= cfg_.max_poll_bytes) {
+        next = e.seq() - 1;  // the rest in the next poll
+        break;
+      }
       if (!cfg_.codec.knows(e.record()->type)) {
         continue;
       }
@@ -1350,9 +1375,10 @@ push push::mount(system& sys, server_config& server_cfg, routes& r,
       r.protect(pub_prefix, token);
     }
   }
-  server_cfg.metrics_text.push_back([ref] {
-    impl::push_actor* p = impl::local_push(ref);
-    return p == nullptr ? std::string() : p->metrics();
+  server_cfg.metrics_producers.push_back([ref](prometheus_writer& w) {
+    if (impl::push_actor* p = impl::local_push(ref)) {
+      p->metrics(w);
+    }
   });
   push out;
   out.ref_ = ref;

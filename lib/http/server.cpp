@@ -19,6 +19,7 @@
 #include <array>
 #include <charconv>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <deque>
@@ -101,6 +102,15 @@ struct slot {
   const char* builtin = nullptr;  // "/healthz" or "/metrics"
   clock_type::time_point start;
   std::shared_ptr<http::stream::state> stream;  // the answer: a stream head
+  std::size_t held = 0;  // bytes of `wire` counted in the budgets
+};
+
+// Bytes of answers built and not yet written, all connections of an
+// edge. Shared with the connections: a write can complete after the edge
+// is gone (`owner` is null then).
+struct answer_budget {
+  std::size_t bytes = 0;
+  edge* owner = nullptr;
 };
 
 struct connection {
@@ -124,7 +134,10 @@ struct connection {
   std::string error_message;
 
   std::deque<slot> pending;  // responses in request order
-  std::string backlog;       // received, not parsed yet (paused parser)
+  std::shared_ptr<answer_budget> budget;
+  std::size_t built_bytes = 0;  // ready answers in `pending`, not written
+  bool budget_wait = false;     // paused until the server's budget frees
+  std::string backlog;          // received, not parsed yet (paused parser)
   std::uint64_t next_seq = 0;
   std::uint64_t first_seq = 0;  // seq of pending.front()
   std::size_t write_bytes = 0;  // queued in uv_write, not yet written
@@ -148,10 +161,27 @@ struct write_req {
   bool close_after = false;
 };
 
+// Runs `f`, a piece of the edge that libuv or http_parser called: an
+// exception must not unwind through C frames. Returns false when `f`
+// threw (`on_throw` got the text).
+template <class F, class OnThrow>
+bool contained(F&& f, OnThrow&& on_throw) noexcept {
+  try {
+    f();
+    return true;
+  } catch (const std::exception& e) {
+    on_throw(e.what());
+  } catch (...) {
+    on_throw("an exception of unknown type");
+  }
+  return false;
+}
+
 class edge final : public actor {
  public:
   edge(server_config cfg, routes r)
       : cfg_(std::move(cfg)), routes_(std::move(r)) {
+    budget_->owner = this;
     settings_.on_message_begin = &edge::on_message_begin;
     settings_.on_url = &edge::on_url;
     settings_.on_header_field = &edge::on_header_field;
@@ -161,7 +191,32 @@ class edge final : public actor {
     settings_.on_message_complete = &edge::on_message_complete;
   }
 
+  ~edge() override { budget_->owner = nullptr; }
+
   bool expose_errors() const noexcept { return cfg_.expose_errors; }
+
+  // A failure the edge contained: counted, and told to the error hook.
+  void failed(std::string_view where, std::string_view what) noexcept {
+    ++stats_.failures;
+    contained(
+        [&] {
+          if (cfg_.on_error) {
+            cfg_.on_error(where, what);
+          } else {
+            std::fprintf(stderr, "courier http: %.*s threw: %.*s\n",
+                         static_cast<int>(where.size()), where.data(),
+                         static_cast<int>(what.size()), what.data());
+          }
+        },
+        [](const char*) {});
+  }
+
+  // Runs a user hook; a throw is contained and reported.
+  template <class F>
+  void run_hook(const char* where, F&& f) noexcept {
+    contained(std::forward<F>(f),
+              [&](const char* what) { failed(where, what); });
+  }
 
   // Called by responder::send() on the edge's loop.
   void complete(connection& c, std::uint64_t seq, response r) {
@@ -183,7 +238,8 @@ class edge final : public actor {
     json_scratch_.clear();
     try {
       dump_json(json_scratch_, body);
-    } catch (const nlohmann::json::exception& e) {
+    } catch (const std::exception& e) {
+      failed("a JSON reply", e.what());
       answer_error(c, *s, e.what());
       return;
     }
@@ -224,7 +280,19 @@ class edge final : public actor {
                   c.write_bytes == 0 && !c.closing;
     std::string& w = direct ? scratch_ : s.wire;
     w.clear();
-    serialize(w, c, s, status, fields, content_type, body);
+    // Decided before the answer is copied: an answer refused here never
+    // takes memory (the head is at most a few hundred bytes).
+    if (!direct && !admit(body.size() + 512)) {
+      // Behind unread answers, and it does not fit: a 503 instead.
+      ++stats_.over_budget;
+      status = 503;
+      response r = response::error(
+          503, "the server holds too many unread answers; retry later");
+      r.headers.set("Retry-After", "1");
+      serialize(w, c, s, r.status, &r.headers, {}, r.body);
+    } else {
+      serialize(w, c, s, status, fields, content_type, body);
+    }
     s.ready = true;
     record(s, status);
     if (direct && !s.close_after) {
@@ -235,12 +303,78 @@ class edge final : public actor {
       c.pending.pop_front();  // answered: `s` is gone
       ++c.first_seq;
       if (*sent < w.size()) {
-        queue_write(c, w.substr(*sent));  // what the socket did not take
+        // What the socket did not take; a client that reads nothing while
+        // the server is full loses its connection.
+        if (!admit(w.size() - *sent)) {
+          ++stats_.over_budget;
+          close_connection(c);
+          return;
+        }
+        queue_write(c, w.substr(*sent));
       }
-    } else if (direct) {
-      s.wire = w;
+    } else {
+      if (direct) {
+        s.wire = w;
+      }
+      hold(c, s);
     }
     flush(c);
+  }
+
+  // Whether `n` more bytes of answers fit the server's budget; the first
+  // unwritten bytes on the server always fit, so one answer can go. (A
+  // connection's own budget is back-pressure: past it, no request of
+  // that connection is parsed, see over_queue_limit().)
+  bool admit(std::size_t n) const noexcept {
+    return budget_->bytes == 0 ||
+           budget_->bytes + n <= cfg_.max_server_write_buffer;
+  }
+
+  // Counts the ready answer of `s` in the budgets until it is written.
+  void hold(connection& c, slot& s) noexcept {
+    s.held = s.wire.size();
+    c.built_bytes += s.held;
+    budget_->bytes += s.held;
+  }
+
+  void release(connection& c, slot& s) {
+    c.built_bytes -= s.held;
+    budget_->bytes -= s.held;
+    s.held = 0;
+  }
+
+  bool server_over_budget() const noexcept {
+    return budget_->bytes >= cfg_.max_server_write_buffer;
+  }
+
+  // Connections paused by the server's budget read again once it has
+  // room. Not re-entered: resuming one runs requests that free or take
+  // budget in turn.
+  void budget_freed() {
+    if (resuming_ || budget_waiters_.empty() || server_over_budget()) {
+      return;
+    }
+    resuming_ = true;
+    std::vector<connection*> waiting;
+    waiting.swap(budget_waiters_);
+    for (std::size_t i = 0; i < waiting.size(); ++i) {
+      connection* c = waiting[i];
+      c->budget_wait = false;
+      if (c->closing) {
+        continue;
+      }
+      if (server_over_budget()) {  // full again: the rest wait on
+        for (std::size_t k = i; k < waiting.size(); ++k) {
+          if (!waiting[k]->closing) {
+            waiting[k]->budget_wait = true;
+            budget_waiters_.push_back(waiting[k]);
+          }
+        }
+        break;
+      }
+      maybe_resume(*c);
+    }
+    resuming_ = false;
   }
 
   // Called by responder::start_stream() on the edge's loop.
@@ -290,7 +424,11 @@ class edge final : public actor {
     return {
         [this](listen_request) { return listen(); },
         [this](stop_request) { begin_stop(); },
-        [this](stats_request) { return stats_; },
+        [this](stats_request) {
+          server_stats st = stats_;
+          st.unwritten_bytes = budget_->bytes;
+          return st;
+        },
     };
   }
 
@@ -360,8 +498,17 @@ class edge final : public actor {
     if (status < 0) {
       return;
     }
+    contained([&] { self->accept(server); },
+              [self](const char* what) {
+                self->failed("accepting a connection", what);
+              });
+  }
+
+  void accept(uv_stream_t* server) {
+    edge* self = this;
     auto* c = new connection;
     c->owner = self;
+    c->budget = self->budget_;
     uv_loop_t* uv = server->loop;
     uv_tcp_init(uv, &c->tcp);
     uv_timer_init(uv, &c->timer);
@@ -440,7 +587,19 @@ class edge final : public actor {
       return;
     }
     self.stats_.bytes_in += static_cast<std::uint64_t>(n);
-    self.feed(*c, buf->base, static_cast<std::size_t>(n));
+    self.guard(*c, "reading a request",
+               [&] { self.feed(*c, buf->base, static_cast<std::size_t>(n)); });
+  }
+
+  // Runs a step of connection `c` that libuv called: a throw (out of
+  // memory, a failing hook not caught deeper) is reported and ends that
+  // connection, never the process.
+  template <class F>
+  void guard(connection& c, const char* where, F&& f) noexcept {
+    contained(std::forward<F>(f), [&](const char* what) {
+      failed(where, what);
+      contained([&] { close_connection(c); }, [](const char*) {});
+    });
   }
 
   // Parses what arrived. When too many responses are queued (bytes or
@@ -454,8 +613,7 @@ class edge final : public actor {
     if (c.error_status == 0 && !c.stop_parsing &&
         HTTP_PARSER_ERRNO(&c.parser) == HPE_PAUSED) {
       c.backlog.assign(data + parsed, n - parsed);
-      c.read_paused = true;
-      stop_reading(c);
+      pause_reading(c);
       return;
     }
     if (c.error_status == 0 &&
@@ -470,20 +628,45 @@ class edge final : public actor {
       return;
     }
     if (over_queue_limit(c)) {
-      c.read_paused = true;
-      stop_reading(c);
+      pause_reading(c);
     }
   }
 
+  // Too many requests in flight, or too many bytes of answers unwritten
+  // on this connection, or some while the server is over its budget:
+  // parse no further request. A connection that holds nothing unwritten
+  // is still read when the server is full (its answers go straight to the
+  // socket), so /healthz answers while readers that do not read wait.
   bool over_queue_limit(const connection& c) const noexcept {
+    std::size_t mine = c.write_bytes + c.built_bytes;
     return c.pending.size() >= cfg_.max_pipelined ||
-           c.write_bytes >= cfg_.max_write_buffer;
+           mine >= cfg_.max_write_buffer || (mine > 0 && server_over_budget());
+  }
+
+  void pause_reading(connection& c) {
+    c.read_paused = true;
+    stop_reading(c);
+    wait_for_budget(c);
+  }
+
+  // A connection paused while the server is over its budget is resumed
+  // by budget_freed(), not by its own writes.
+  void wait_for_budget(connection& c) {
+    if (server_over_budget() && !c.budget_wait && !c.closing &&
+        c.write_bytes + c.built_bytes > 0) {
+      c.budget_wait = true;
+      budget_waiters_.push_back(&c);
+    }
   }
 
   // Picks up a paused connection once its queue drained: the backlog
   // first, then reading.
   void maybe_resume(connection& c) {
-    if (!c.read_paused || c.closing || c.stop_parsing || over_queue_limit(c)) {
+    if (!c.read_paused || c.closing || c.stop_parsing) {
+      return;
+    }
+    if (over_queue_limit(c)) {
+      wait_for_budget(c);
       return;
     }
     c.read_paused = false;
@@ -545,37 +728,69 @@ class edge final : public actor {
     r.body.clear();
   }
 
-  static int on_url(http_parser* p, const char* at, std::size_t len) {
+  // The parser's callbacks are called from C: nothing may unwind
+  // through them. A throw (out of memory) ends the connection.
+  template <class F>
+  static int parser_step(http_parser* p, const char* where, F&& f) noexcept {
     connection& c = conn_of(p);
-    if (c.owner->over_header_limit(c, len)) {
+    int rc = 0;
+    bool ok =
+        contained([&] { rc = f(c); },
+                  [&](const char* what) { c.owner->failed(where, what); });
+    if (!ok) {
+      c.owner->close_connection(c);
       return 1;
     }
-    c.current.target.append(at, len);
-    return 0;
+    return rc;
+  }
+
+  static int on_url(http_parser* p, const char* at, std::size_t len) {
+    return parser_step(p, "reading a request", [&](connection& c) {
+      if (c.owner->over_header_limit(c, len)) {
+        return 1;
+      }
+      c.current.target.append(at, len);
+      return 0;
+    });
   }
 
   static int on_header_field(http_parser* p, const char* at, std::size_t len) {
-    connection& c = conn_of(p);
-    if (c.owner->over_header_limit(c, len)) {
-      return 1;
-    }
-    c.header.on_field(std::string_view(at, len));
-    return 0;
+    return parser_step(p, "reading a request", [&](connection& c) {
+      if (c.owner->over_header_limit(c, len)) {
+        return 1;
+      }
+      c.header.on_field(std::string_view(at, len));
+      return 0;
+    });
   }
 
   static int on_header_value(http_parser* p, const char* at, std::size_t len) {
-    connection& c = conn_of(p);
-    if (c.owner->over_header_limit(c, len)) {
-      return 1;
-    }
-    c.header.on_value(c.current.headers, std::string_view(at, len));
-    return 0;
+    return parser_step(p, "reading a request", [&](connection& c) {
+      if (c.owner->over_header_limit(c, len)) {
+        return 1;
+      }
+      c.header.on_value(c.current.headers, std::string_view(at, len));
+      return 0;
+    });
   }
 
   static int on_headers_complete(http_parser* p) {
-    connection& c = conn_of(p);
-    edge& self = *c.owner;
+    return parser_step(p, "reading a request", [p](connection& c) {
+      return c.owner->headers_complete(c, p);
+    });
+  }
+
+  int headers_complete(connection& c, http_parser* p) {
+    edge& self = *this;
     c.headers_done = true;
+    if (p->http_major != 1) {
+      // RFC 9110, 15.6.6: this server speaks HTTP/1.x only.
+      c.error_status = 505;
+      c.error_message = "HTTP/" + std::to_string(p->http_major) + "." +
+                        std::to_string(p->http_minor) +
+                        " is not supported; use HTTP/1.1";
+      return -1;
+    }
     c.current.method = http_method_str(static_cast<http_method>(p->method));
     c.current.version_minor = p->http_minor;
     if ((p->flags & F_CONTENTLENGTH) != 0 &&
@@ -602,32 +817,35 @@ class edge final : public actor {
   }
 
   static int on_body(http_parser* p, const char* at, std::size_t len) {
-    connection& c = conn_of(p);
-    if (c.current.body.size() + len > c.owner->cfg_.max_body_bytes) {
-      c.error_status = 413;
-      c.error_message = "the body exceeds " +
-                        std::to_string(c.owner->cfg_.max_body_bytes) + " bytes";
-      return 1;
-    }
-    c.current.body.append(at, len);
-    return 0;
+    return parser_step(p, "reading a request", [&](connection& c) {
+      if (c.current.body.size() + len > c.owner->cfg_.max_body_bytes) {
+        c.error_status = 413;
+        c.error_message = "the body exceeds " +
+                          std::to_string(c.owner->cfg_.max_body_bytes) +
+                          " bytes";
+        return 1;
+      }
+      c.current.body.append(at, len);
+      return 0;
+    });
   }
 
   static int on_message_complete(http_parser* p) {
-    connection& c = conn_of(p);
-    edge& self = *c.owner;
-    c.in_message = false;
-    bool keep = http_should_keep_alive(p) != 0;
-    self.dispatch(c, c.current, keep);
-    if (!keep || c.closing) {
-      c.stop_parsing = true;
-      http_parser_pause(p, 1);
+    return parser_step(p, "dispatching a request", [p](connection& c) {
+      edge& self = *c.owner;
+      c.in_message = false;
+      bool keep = http_should_keep_alive(p) != 0;
+      self.dispatch(c, c.current, keep);
+      if (!keep || c.closing) {
+        c.stop_parsing = true;
+        http_parser_pause(p, 1);
+        return 0;
+      }
+      if (self.over_queue_limit(c)) {
+        http_parser_pause(p, 1);  // the rest waits in the backlog
+      }
       return 0;
-    }
-    if (self.over_queue_limit(c)) {
-      http_parser_pause(p, 1);  // the rest waits in the backlog
-    }
-    return 0;
+    });
   }
 
   // --- requests
@@ -650,14 +868,9 @@ class edge final : public actor {
     bool head = req.method == "HEAD";
     s.head = head;
     s.cors_origin = allowed_origin(req);
-    std::size_t q = req.target.find('?');
-    std::string_view raw_path = std::string_view(req.target).substr(0, q);
-    if (!percent_decode(raw_path, req.path, false) ||
-        (q != std::string::npos &&
-         !parse_query(std::string_view(req.target).substr(q + 1), req.query))) {
+    if (const char* bad = decode_target(req)) {
       ++stats_.bad_requests;
-      complete(c, s.state->seq,
-               response::error(400, "malformed percent-encoding"));
+      complete(c, s.state->seq, response::error(400, bad));
       return;
     }
     if (!cfg_.cors_origins.empty() && req.method == "OPTIONS" &&
@@ -723,21 +936,63 @@ class edge final : public actor {
     req.params = std::move(m.params);
     responder out(s.state);
     std::uint64_t seq = s.state->seq;
-    try {
-      m.entry->h(req, out);
-    } catch (const std::exception& e) {
-      if (!out.done()) {
-        complete(c, seq,
-                 response::error(
-                     500, cfg_.expose_errors
-                              ? std::string("the handler threw: ") + e.what()
-                              : std::string("the request failed")));
+    contained(
+        [&] { m.entry->h(req, out); },
+        [&](const char* what) {
+          failed("the route " + m.entry->method + " " + m.entry->pattern, what);
+          if (!out.done()) {
+            complete(c, seq,
+                     response::error(
+                         500, cfg_.expose_errors
+                                  ? std::string("the handler threw: ") + what
+                                  : std::string("the request failed")));
+          }
+        });
+  }
+
+  // Splits the target into the decoded path and query of `req`: origin
+  // form, or absolute form (RFC 9112, 3.2.2: "http://host/path", whose
+  // authority the edge ignores). Returns what is wrong, or null.
+  static const char* decode_target(request& req) {
+    std::string_view t = req.target;
+    if (t == "*") {  // asterisk form (OPTIONS *): no route has it
+      req.path = "*";
+      return nullptr;
+    }
+    if (!t.starts_with('/')) {
+      std::size_t scheme = t.find("://");
+      std::string_view name = t.substr(0, scheme);
+      if (scheme == std::string_view::npos ||
+          !(iequals(name, "http") || iequals(name, "https"))) {
+        return "the request target must be a path or an http:// URL";
       }
-    } catch (...) {
-      if (!out.done()) {
-        complete(c, seq, response::error(500, "the request failed"));
+      t.remove_prefix(scheme + 3);
+      std::size_t rest = t.find_first_of("/?");
+      t = rest == std::string_view::npos ? std::string_view("/")
+                                         : t.substr(rest);
+    }
+    std::size_t q = t.find('?');
+    if (!percent_decode(t.substr(0, q), req.path, false)) {
+      return "malformed percent-encoding in the path";
+    }
+    if (!valid_utf8(req.path)) {
+      return "the path is not valid UTF-8";
+    }
+    if (req.path.empty() || req.path.front() != '/') {
+      req.path.insert(0, 1, '/');  // "http://host?x" asks for "/"
+    }
+    if (q == std::string_view::npos) {
+      return nullptr;
+    }
+    if (!parse_query(t.substr(q + 1), req.query)) {
+      return "malformed percent-encoding in the query";
+    }
+    for (const auto& [k, v] : req.query) {
+      if (!valid_utf8(k) || !valid_utf8(v)) {
+        return "the query is not valid UTF-8";
       }
     }
+    return nullptr;
   }
 
   // The Access-Control-Allow-Origin value for this request ("": none).
@@ -763,6 +1018,7 @@ class edge final : public actor {
   void finish_slot(connection& c, slot& s, const response& r) {
     serialize(s.wire, c, s, r.status, &r.headers, {}, r.body);
     s.ready = true;
+    hold(c, s);
     record(s, r.status);
   }
 
@@ -894,6 +1150,7 @@ class edge final : public actor {
       slot s = std::move(c.pending.front());
       c.pending.pop_front();
       ++c.first_seq;
+      release(c, s);
       if (s.stream != nullptr) {
         begin_streaming(c, std::move(s));
         return;
@@ -914,20 +1171,22 @@ class edge final : public actor {
       arm_timer(c, cfg_.idle_timeout);
     }
     maybe_resume(c);
+    budget_freed();
   }
 
   // Requests on `c` that will never be answered.
-  static void abandon_pending(connection& c) {
+  void abandon_pending(connection& c) {
     std::deque<slot> rest = std::move(c.pending);
     c.pending.clear();
     for (slot& s : rest) {
+      release(c, s);
       s.state->conn = nullptr;
       if (s.stream != nullptr) {
         end_stream(*s.stream, c.end_reason);
       }
       if (s.state->on_abandon) {
         auto f = std::move(s.state->on_abandon);
-        f();
+        run_hook("an on_abandon hook", f);
       }
     }
   }
@@ -1007,27 +1266,29 @@ class edge final : public actor {
     edge& self = *c.owner;
     courier::detail::loop::actor_scope scope(*courier::detail::loop::current(),
                                              self);
-    if (status < 0) {
-      self.close_connection(c);
-      return;
-    }
-    if (st.queued.empty()) {
-      if (st.close_requested) {
-        c.end_reason = stream_end::closed;
+    self.guard(c, "writing a stream", [&] {
+      if (status < 0) {
         self.close_connection(c);
         return;
       }
-      if (st.on_drain) {
-        st.on_drain();  // may queue more
+      if (st.queued.empty()) {
+        if (st.close_requested) {
+          c.end_reason = stream_end::closed;
+          self.close_connection(c);
+          return;
+        }
+        if (st.on_drain) {
+          self.run_hook("a stream's on_drain hook", st.on_drain);  // may queue
+        }
+        if (c.closing || c.stream == nullptr || c.stream->queued.empty()) {
+          return;
+        }
       }
-      if (c.closing || c.stream == nullptr || c.stream->queued.empty()) {
-        return;
-      }
-    }
-    self.stream_flush(c);
+      self.stream_flush(c);
+    });
   }
 
-  static void end_stream(http::stream::state& st, stream_end why) {
+  void end_stream(http::stream::state& st, stream_end why) {
     if (st.conn == nullptr) {
       return;
     }
@@ -1036,7 +1297,7 @@ class edge final : public actor {
     st.queued_bytes = 0;
     if (!st.close_requested && st.on_end) {
       auto f = std::move(st.on_end);
-      f(why);
+      run_hook("a stream's on_end hook", [&] { f(why); });
     }
   }
 
@@ -1082,6 +1343,7 @@ class edge final : public actor {
     w->conn = &c;
     w->close_after = close_after;
     c.write_bytes += w->data.size();
+    budget_->bytes += w->data.size();
     stats_.bytes_out += w->data.size();
     uv_buf_t buf =
         uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
@@ -1089,13 +1351,13 @@ class edge final : public actor {
                       &edge::on_write);
     if (rc != 0) {
       c.write_bytes -= w->data.size();
+      budget_->bytes -= w->data.size();
       delete w;
       close_connection(c);
       return;
     }
-    if (c.write_bytes >= cfg_.max_write_buffer) {
-      c.read_paused = true;
-      stop_reading(c);
+    if (over_queue_limit(c)) {
+      pause_reading(c);
     }
   }
 
@@ -1103,18 +1365,31 @@ class edge final : public actor {
     std::unique_ptr<write_req> w(reinterpret_cast<write_req*>(req));
     connection& c = *w->conn;
     c.write_bytes -= w->data.size();
+    std::shared_ptr<answer_budget> budget = c.budget;
+    budget->bytes -= w->data.size();
     if (c.closing) {
-      release_if_closed(c);
+      release_if_closed(c);  // may free `c`
+      if (edge* self = budget->owner) {
+        courier::detail::loop::actor_scope scope(
+            *courier::detail::loop::current(), *self);
+        contained([self] { self->budget_freed(); },
+                  [self](const char* what) {
+                    self->failed("resuming connections", what);
+                  });
+      }
       return;
     }
     edge& self = *c.owner;
     courier::detail::loop::actor_scope scope(*courier::detail::loop::current(),
                                              self);
     if (status < 0 || w->close_after) {
-      self.close_connection(c);
+      self.guard(c, "closing a connection", [&] { self.close_connection(c); });
       return;
     }
-    self.maybe_resume(c);
+    self.guard(c, "resuming a connection", [&] {
+      self.maybe_resume(c);
+      self.budget_freed();
+    });
   }
 
   // An error answer after the requests already pending, then close.
@@ -1167,17 +1442,19 @@ class edge final : public actor {
     edge& self = *c->owner;
     courier::detail::loop::actor_scope scope(*courier::detail::loop::current(),
                                              self);
-    if (c->in_message) {
-      ++self.stats_.timeouts;
-      self.fail_request(*c, 408,
-                        c->headers_done
-                            ? "the request body did not arrive in time"
-                            : "the request headers did not arrive in time");
-      return;
-    }
-    if (c->pending.empty()) {
-      self.close_connection(*c);  // idle keep-alive: close quietly
-    }
+    self.guard(*c, "a connection's timer", [&] {
+      if (c->in_message) {
+        ++self.stats_.timeouts;
+        self.fail_request(*c, 408,
+                          c->headers_done
+                              ? "the request body did not arrive in time"
+                              : "the request headers did not arrive in time");
+        return;
+      }
+      if (c->pending.empty()) {
+        self.close_connection(*c);  // idle keep-alive: close quietly
+      }
+    });
   }
 
   // --- closing
@@ -1208,8 +1485,15 @@ class edge final : public actor {
     };
     uv_close(reinterpret_cast<uv_handle_t*>(&c.timer), done);
     uv_close(reinterpret_cast<uv_handle_t*>(&c.tcp), done);
+    if (c.budget_wait) {
+      c.budget_wait = false;
+      std::erase(budget_waiters_, &c);
+    }
     if (draining_ && connections_.empty() && stop_promise_.pending()) {
       finish_stop();
+    }
+    if (!stopping_) {
+      budget_freed();  // its unwritten answers are gone
     }
   }
 
@@ -1261,29 +1545,31 @@ class edge final : public actor {
   // --- metrics
 
   // The edge's and the runtime's counters at once; those of routers and
-  // pollers come from asks, and the response goes out when all answered.
+  // pollers come from asks, each into a writer of its own, merged in a
+  // fixed order once all answered: the output does not depend on which
+  // answered first, and each family keeps one header.
   void serve_metrics(connection& c, slot& s) {
     struct gather {
-      std::string text;
-      std::vector<std::string> parts;
+      prometheus_writer out;
+      std::vector<prometheus_writer> parts;
       std::size_t waiting = 0;
-      responder out;
+      responder reply;
     };
     auto g = std::make_shared<gather>(
-        gather{metrics_text(), {}, 0, responder(s.state)});
+        gather{metrics_writer(), {}, 0, responder(s.state)});
     std::size_t n = cfg_.metrics_routers.size() + cfg_.metrics_pollers.size();
     if (n == 0) {
-      complete(c, s.state->seq, metrics_response(g->text));
+      complete(c, s.state->seq, metrics_response(g->out));
       return;
     }
     g->parts.resize(n);
     g->waiting = n;
     auto done = [g] {
       if (--g->waiting == 0) {
-        for (const std::string& p : g->parts) {
-          g->text += p;
+        for (const prometheus_writer& p : g->parts) {
+          g->out.merge(p);
         }
-        g->out.send(metrics_response(g->text));
+        g->reply.send(metrics_response(g->out));
       }
     };
     std::size_t i = 0;
@@ -1292,7 +1578,7 @@ class edge final : public actor {
           r.ref(), get_router_stats{}, std::chrono::milliseconds(2000))
           .then(
               [g, i, done, name = r.name()](router_stats st) {
-                g->parts[i] = router_metrics(name, st);
+                router_metrics(g->parts[i], name, st);
                 done();
               },
               [done](const ask_error&) { done(); });
@@ -1303,7 +1589,7 @@ class edge final : public actor {
           ref, get_poll_stats{}, std::chrono::milliseconds(2000))
           .then(
               [g, i, done, name = name](poll_stats st) {
-                g->parts[i] = poller_metrics(name, st);
+                poller_metrics(g->parts[i], name, st);
                 done();
               },
               [done](const ask_error&) { done(); });
@@ -1311,113 +1597,131 @@ class edge final : public actor {
     }
   }
 
-  static response metrics_response(std::string text) {
-    return response::text(200, std::move(text),
+  static response metrics_response(const prometheus_writer& w) {
+    return response::text(200, w.str(),
                           "text/plain; version=0.0.4; charset=utf-8");
   }
 
-  static std::string router_metrics(const std::string& name,
-                                    const router_stats& st) {
-    std::string o;
-    std::string r = "router=\"" + name + "\"";
-    auto line = [&o](const std::string& metric, std::uint64_t v) {
-      o += metric + " " + std::to_string(v) + "\n";
+  static void router_metrics(prometheus_writer& w, const std::string& name,
+                             const router_stats& st) {
+    using enum metric_type;
+    auto one = [&](const char* metric, metric_type t, const char* help,
+                   std::uint64_t v) {
+      w.family(metric, t, help);
+      w.sample(metric, {{"router", name}}, v);
     };
-    line("courier_router_published_total{" + r + "}", st.published);
-    line("courier_router_delivered_total{" + r + "}", st.delivered);
-    line("courier_router_dropped_total{" + r + "}", st.dropped);
-    line("courier_router_history_events{" + r + "}", st.history_events);
-    line("courier_router_history_bytes{" + r + "}", st.history_bytes);
-    line("courier_router_last_seq{" + r + "}", st.last_seq);
-    line("courier_router_subscriptions{" + r + "}", st.subscriptions.size());
+    one("courier_router_published_total", counter, "Events published.",
+        st.published);
+    one("courier_router_delivered_total", counter,
+        "Events handed to subscribers.", st.delivered);
+    one("courier_router_dropped_total", counter,
+        "Events dropped by overflow policies.", st.dropped);
+    one("courier_router_history_events", gauge, "Events kept in history.",
+        st.history_events);
+    one("courier_router_history_bytes", gauge,
+        "Bytes of the events kept in history.", st.history_bytes);
+    one("courier_router_last_seq", gauge, "The last sequence number given.",
+        st.last_seq);
+    one("courier_router_subscriptions", gauge, "Subscriptions now.",
+        st.subscriptions.size());
+    const char* published = "courier_router_subject_published_total";
+    const char* routed = "courier_router_subject_routed_total";
+    const char* dropped = "courier_router_subject_dropped_total";
+    w.family(published, counter, "Events published, by subject.");
+    w.family(routed, counter,
+             "Events times matching subscriptions, by subject.");
+    w.family(dropped, counter, "Events dropped, by subject.");
     for (const auto& sub : st.subjects) {
-      std::string l = r + ",subject=\"" + sub.subject + "\"";
-      line("courier_router_subject_published_total{" + l + "}", sub.published);
-      line("courier_router_subject_routed_total{" + l + "}", sub.routed);
-      line("courier_router_subject_dropped_total{" + l + "}", sub.dropped);
+      prometheus_writer::labels l = {{"router", name},
+                                     {"subject", sub.subject}};
+      w.sample(published, l, sub.published);
+      w.sample(routed, l, sub.routed);
+      w.sample(dropped, l, sub.dropped);
     }
-    return o;
   }
 
-  static std::string poller_metrics(const std::string& name,
-                                    const poll_stats& st) {
-    std::string o;
-    std::string l = "{poller=\"" + name + "\"}";
-    auto line = [&o, &l](const char* metric, std::uint64_t v) {
-      o += std::string(metric) + l + " " + std::to_string(v) + "\n";
+  static void poller_metrics(prometheus_writer& w, const std::string& name,
+                             const poll_stats& st) {
+    using enum metric_type;
+    auto one = [&](const char* metric, metric_type t, const char* help,
+                   std::uint64_t v) {
+      w.family(metric, t, help);
+      w.sample(metric, {{"poller", name}}, v);
     };
-    line("courier_poller_polls_total", st.polls);
-    line("courier_poller_successes_total", st.successes);
-    line("courier_poller_failures_total", st.failures);
-    line("courier_poller_timeouts_total", st.timeouts);
-    line("courier_poller_changes_total", st.changes);
-    line("courier_poller_backoff_ms",
-         static_cast<std::uint64_t>(st.current_backoff.count()));
+    one("courier_poller_polls_total", counter, "Polls started.", st.polls);
+    one("courier_poller_successes_total", counter, "Polls that succeeded.",
+        st.successes);
+    one("courier_poller_failures_total", counter, "Polls that failed.",
+        st.failures);
+    one("courier_poller_timeouts_total", counter, "Polls past their timeout.",
+        st.timeouts);
+    one("courier_poller_changes_total", counter, "Values that changed.",
+        st.changes);
+    one("courier_poller_backoff_ms", gauge, "The backoff now, in ms.",
+        static_cast<std::uint64_t>(st.current_backoff.count()));
     if (st.last_success) {
-      line("courier_poller_last_success_seconds",
-           static_cast<std::uint64_t>(
-               std::chrono::duration_cast<std::chrono::seconds>(
-                   st.last_success->time_since_epoch())
-                   .count()));
+      one("courier_poller_last_success_seconds", gauge,
+          "Unix time of the last successful poll.",
+          static_cast<std::uint64_t>(
+              std::chrono::duration_cast<std::chrono::seconds>(
+                  st.last_success->time_since_epoch())
+                  .count()));
     }
-    return o;
   }
-  // ----------------------------------------------------------------
 
-  std::string metrics_text() {
-    std::string o;
-    auto line = [&o](const std::string& name, std::uint64_t v) {
-      o += name + " " + std::to_string(v) + "\n";
+  prometheus_writer metrics_writer() {
+    using enum metric_type;
+    prometheus_writer w;
+    auto one = [&w](const char* name, metric_type t, const char* help,
+                    std::uint64_t v) {
+      w.family(name, t, help);
+      w.sample(name, {}, v);
     };
-    auto type = [&o](const char* name, const char* t, const char* help) {
-      o += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name +
-           " " + t + "\n";
-    };
-    type("courier_http_connections_open", "gauge", "Open connections.");
-    line("courier_http_connections_open", stats_.connections_open);
-    type("courier_http_connections_accepted_total", "counter",
-         "Connections accepted.");
-    line("courier_http_connections_accepted_total",
-         stats_.connections_accepted);
-    type("courier_http_connections_rejected_total", "counter",
-         "Connections refused with 503 (limit or stopping).");
-    line("courier_http_connections_rejected_total",
-         stats_.connections_rejected);
-    type("courier_http_bytes_received_total", "counter", "Bytes read.");
-    line("courier_http_bytes_received_total", stats_.bytes_in);
-    type("courier_http_bytes_sent_total", "counter", "Bytes written.");
-    line("courier_http_bytes_sent_total", stats_.bytes_out);
-    type("courier_http_requests_total", "counter",
-         "Requests by route and status.");
+    one("courier_http_connections_open", gauge, "Open connections.",
+        stats_.connections_open);
+    one("courier_http_connections_accepted_total", counter,
+        "Connections accepted.", stats_.connections_accepted);
+    one("courier_http_connections_rejected_total", counter,
+        "Connections refused with 503 (limit or stopping).",
+        stats_.connections_rejected);
+    one("courier_http_bytes_received_total", counter, "Bytes read.",
+        stats_.bytes_in);
+    one("courier_http_bytes_sent_total", counter, "Bytes written.",
+        stats_.bytes_out);
+    one("courier_http_failures_total", counter,
+        "Handlers and hooks that threw, contained by the edge.",
+        stats_.failures);
+    one("courier_http_unwritten_bytes", gauge,
+        "Bytes of answers built but not yet written.", budget_->bytes);
+    one("courier_http_over_budget_total", counter,
+        "Answers refused (503) or connections closed for the server's "
+        "memory budget.",
+        stats_.over_budget);
+    const char* requests = "courier_http_requests_total";
+    w.family(requests, counter, "Requests by route and status.");
     for (const auto& [route, rc] : counters_) {
       for (const auto& [status, n] : rc.by_status) {
-        line("courier_http_requests_total{route=\"" + route + "\",status=\"" +
-                 std::to_string(status) + "\"}",
-             n);
+        w.sample(requests,
+                 {{"route", route}, {"status", std::to_string(status)}}, n);
       }
     }
-    type("courier_http_request_duration_seconds", "histogram",
-         "Time from the end of a request to its response, by route.");
+    w.family("courier_http_request_duration_seconds", histogram,
+             "Time from the end of a request to its response, by route.");
+    const char* bucket = "courier_http_request_duration_seconds_bucket";
     for (const auto& [route, rc] : counters_) {
-      std::string base =
-          "courier_http_request_duration_seconds_bucket{route=\"" + route +
-          "\",le=\"";
       for (std::size_t i = 0; i < latency_buckets.size(); ++i) {
-        char le[32];
-        std::snprintf(le, sizeof(le), "%g", latency_buckets[i]);
-        line(base + le + "\"}", rc.buckets[i]);
+        w.sample(bucket,
+                 {{"route", route},
+                  {"le", prometheus_writer::number(latency_buckets[i])}},
+                 rc.buckets[i]);
       }
-      line(base + "+Inf\"}", rc.count);
-      char sum[64];
-      std::snprintf(sum, sizeof(sum), "%.6f", rc.sum);
-      o += "courier_http_request_duration_seconds_sum{route=\"" + route +
-           "\"} " + sum + "\n";
-      line("courier_http_request_duration_seconds_count{route=\"" + route +
-               "\"}",
-           rc.count);
+      w.sample(bucket, {{"route", route}, {"le", "+Inf"}}, rc.count);
+      w.sample("courier_http_request_duration_seconds_sum", {{"route", route}},
+               rc.sum);
+      w.sample("courier_http_request_duration_seconds_count",
+               {{"route", route}}, rc.count);
     }
     courier::metrics m = courier::detail::system_of(*this).snapshot();
-    type("courier_actors", "gauge", "Live actors.");
     std::uint64_t actors = 0;
     std::uint64_t depth = 0;
     std::uint64_t timers = 0;
@@ -1426,27 +1730,24 @@ class edge final : public actor {
       depth += l.inbound_depth;
       timers += l.timers;
     }
-    line("courier_actors", actors);
-    type("courier_inbound_queue_depth", "gauge",
-         "Cross-thread messages waiting, all loops.");
-    line("courier_inbound_queue_depth", depth);
-    type("courier_timers", "gauge", "Pending actor timers.");
-    line("courier_timers", timers);
-    type("courier_dead_letters_total", "counter",
-         "Messages to stopped or unknown actors.");
-    line("courier_dead_letters_total", m.dead_letters);
-    type("courier_unhandled_total", "counter", "Messages no handler matched.");
-    line("courier_unhandled_total", m.unhandled);
-    type("courier_actor_failures_total", "counter", "Handlers that threw.");
-    line("courier_actor_failures_total", m.failures);
-    type("courier_ask_timeouts_total", "counter", "Asks past their deadline.");
-    line("courier_ask_timeouts_total", m.ask_timeouts);
-    for (const auto& extra : cfg_.metrics_text) {
-      if (extra) {
-        o += extra();
+    one("courier_actors", gauge, "Live actors.", actors);
+    one("courier_inbound_queue_depth", gauge,
+        "Cross-thread messages waiting, all loops.", depth);
+    one("courier_timers", gauge, "Pending actor timers.", timers);
+    one("courier_dead_letters_total", counter,
+        "Messages to stopped or unknown actors.", m.dead_letters);
+    one("courier_unhandled_total", counter, "Messages no handler matched.",
+        m.unhandled);
+    one("courier_actor_failures_total", counter, "Handlers that threw.",
+        m.failures);
+    one("courier_ask_timeouts_total", counter, "Asks past their deadline.",
+        m.ask_timeouts);
+    for (const auto& produce : cfg_.metrics_producers) {
+      if (produce) {
+        run_hook("a metrics producer", [&] { produce(w); });
       }
     }
-    return o;
+    return w;
   }
 
   server_config cfg_;
@@ -1459,6 +1760,9 @@ class edge final : public actor {
   std::string json_scratch_;  // a JSON body on its way into scratch_
   uv_tcp_t* listener_ = nullptr;
   std::vector<connection*> connections_;
+  std::shared_ptr<answer_budget> budget_ = std::make_shared<answer_budget>();
+  std::vector<connection*> budget_waiters_;  // see budget_freed()
+  bool resuming_ = false;
   std::map<std::string, route_counters, std::less<>> counters_;
   server_stats stats_;
   bool draining_ = false;
@@ -1554,6 +1858,11 @@ bool expose_errors_here() noexcept {
 }
 
 void send_failure(const responder& out, const std::exception& e) {
+  courier::detail::loop* l = courier::detail::loop::current();
+  if (auto* edge = dynamic_cast<impl::edge*>(
+          l == nullptr ? nullptr : l->current_actor())) {
+    edge->failed("an ask route's reply", e.what());
+  }
   out.send(response::error(
       500, expose_errors_here() ? std::string("the reply failed: ") + e.what()
                                 : std::string("the request failed")));

@@ -1,4 +1,5 @@
 #include "courier/actor.hpp"
+#include "courier/json.hpp"
 #include "courier/nats.hpp"
 #include "courier/subject.hpp"
 #include "courier/system.hpp"
@@ -112,9 +113,10 @@ void on_message(natsConnection*, natsSubscription*, natsMsg* m, void* closure) {
   }
   std::shared_ptr<courier::detail::event_record> rec;
   if (type == "application/json") {
-    auto j = nlohmann::json::parse(body, nullptr, false);
+    auto j = parse_json(body, default_max_json_depth);
     if (j.is_discarded()) {
-      s->error("import: invalid JSON on " + subject);
+      s->error("import: invalid JSON (or nested deeper than " +
+               std::to_string(default_max_json_depth) + ") on " + subject);
       return;
     }
     rec = courier::detail::make_event(subject, std::move(j));
@@ -288,7 +290,14 @@ class bridge_actor final : public actor {
 
   std::optional<encoded_payload> encode(const event_ref& e) const {
     if (const auto* j = e.get_if<nlohmann::json>()) {
-      return encoded_payload{"application/json", j->dump()};
+      // Bounded: dump() recurses per level. Invalid UTF-8 is replaced,
+      // never thrown on.
+      if (!json_depth_within(*j, default_max_json_depth)) {
+        return std::nullopt;
+      }
+      return encoded_payload{
+          "application/json",
+          j->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
     }
     if (const auto* str = e.get_if<std::string>()) {
       return encoded_payload{"text/plain", *str};
@@ -400,23 +409,35 @@ bridge_stats bridge::stats() const {
   return out;
 }
 
-std::string bridge::metrics_text() const {
+void bridge::metrics(prometheus_writer& w) const {
+  using enum metric_type;
   bridge_stats st = stats();
-  std::ostringstream out;
-  auto counter = [&](const char* name, std::uint64_t v) {
-    out << "# TYPE courier_nats_" << name << " counter\ncourier_nats_" << name
-        << " " << v << "\n";
+  auto one = [&w](const char* name, metric_type t, const char* help,
+                  std::uint64_t v) {
+    w.family(name, t, help);
+    w.sample(name, {}, v);
   };
-  out << "# TYPE courier_nats_connected gauge\ncourier_nats_connected "
-      << (st.state == bridge_state::connected ? 1 : 0) << "\n";
-  counter("exported_total", st.exported);
-  counter("imported_total", st.imported);
-  counter("dropped_export_total", st.dropped_export);
-  counter("echo_dropped_total", st.echo_dropped);
-  counter("slow_consumer_total", st.slow_consumer);
-  counter("reconnects_total", st.reconnects);
-  counter("connect_attempts_total", st.connect_attempts);
-  return out.str();
+  one("courier_nats_connected", gauge, "1 while connected to NATS.",
+      st.state == bridge_state::connected ? 1 : 0);
+  one("courier_nats_exported_total", counter,
+      "Events handed to the NATS client (sent or buffered).", st.exported);
+  one("courier_nats_imported_total", counter,
+      "Messages published into the local router.", st.imported);
+  one("courier_nats_dropped_export_total", counter,
+      "Exports refused: not connected, or the buffer full.", st.dropped_export);
+  one("courier_nats_echo_dropped_total", counter,
+      "Own messages seen on import.", st.echo_dropped);
+  one("courier_nats_slow_consumer_total", counter,
+      "Slow consumer errors of the NATS client.", st.slow_consumer);
+  one("courier_nats_reconnects_total", counter, "Reconnects.", st.reconnects);
+  one("courier_nats_connect_attempts_total", counter, "First-connect attempts.",
+      st.connect_attempts);
+}
+
+std::string bridge::metrics_text() const {
+  prometheus_writer w;
+  metrics(w);
+  return w.str();
 }
 
 const std::string& bridge::origin() const noexcept {

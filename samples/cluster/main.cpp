@@ -112,7 +112,8 @@ int main(int argc, char** argv) {
   http::server_config cfg;
   cfg.port = static_cast<std::uint16_t>(port);
   cfg.metrics_routers = {router};
-  cfg.metrics_text.push_back([bridge] { return bridge.metrics_text(); });
+  cfg.metrics_producers.push_back(
+      [bridge](courier::prometheus_writer& w) { bridge.metrics(w); });
   http::routes routes;
   if (role == "orders") {
     auto o = sys.spawn<orders>(router, simulate);

@@ -160,7 +160,9 @@ BOOST_AUTO_TEST_CASE(a_supervisor_gives_up_past_max_restarts) {
 BOOST_AUTO_TEST_CASE(metrics_escape_label_values) {
   auto c = std::make_shared<supervision_counters>();
   c->restarts = 2;
-  std::string text = supervision_metrics({{"a\"b\\c\nd", c}});
+  courier::prometheus_writer w;
+  supervision_metrics(w, {{"a\"b\\c\nd", c}});
+  std::string text = w.str();
   BOOST_TEST(
       text.find("dashboard_actor_restarts_total{actor=\"a\\\"b\\\\c\\nd\"} "
                 "2\n") != std::string::npos);

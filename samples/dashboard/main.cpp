@@ -453,14 +453,15 @@ int main(int argc, char** argv) {
   http::server_config cfg{.port = opt.port};
   cfg.metrics_routers = {router};
   cfg.metrics_pollers = {{"inventory", inventory}};
-  cfg.metrics_text.push_back([inventory_counters, skipped] {
-    return supervision_metrics({{"inventory", inventory_counters}}) +
-           "# HELP dashboard_inventory_invalid_subjects_total Stock changes "
-           "not published: the item makes no valid subject.\n"
-           "# TYPE dashboard_inventory_invalid_subjects_total counter\n"
-           "dashboard_inventory_invalid_subjects_total " +
-           std::to_string(skipped->load(std::memory_order_relaxed)) + "\n";
-  });
+  cfg.metrics_producers.push_back(
+      [inventory_counters, skipped](courier::prometheus_writer& w) {
+        supervision_metrics(w, {{"inventory", inventory_counters}});
+        const char* invalid = "dashboard_inventory_invalid_subjects_total";
+        w.family(invalid, courier::metric_type::counter,
+                 "Stock changes not published: the item makes no valid "
+                 "subject.");
+        w.sample(invalid, {}, skipped->load(std::memory_order_relaxed));
+      });
   http::routes routes;
   http::push push =
       http::push::mount(sys, cfg, routes, router, {.retry = 1000ms});

@@ -147,49 +147,31 @@ class supervisor : public courier::actor {
   std::deque<std::chrono::steady_clock::time_point> restarts_;
 };
 
-// A Prometheus label value: backslash, double quote and newline escaped.
-inline std::string label_value(std::string_view v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') {
-      out += '\\';
-      out += c;
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-// The /metrics lines of supervised children.
-inline std::string supervision_metrics(
+// The /metrics families of supervised children (the writer escapes the
+// actor names).
+inline void supervision_metrics(
+    courier::prometheus_writer& w,
     const std::vector<
         std::pair<std::string, std::shared_ptr<supervision_counters>>>& all) {
-  std::string o;
-  auto family = [&](const char* name, const char* type, const char* help,
-                    auto value) {
-    o += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " +
-         type + "\n";
+  auto family = [&](const char* name, courier::metric_type type,
+                    const char* help, auto value) {
+    w.family(name, type, help);
     for (const auto& [child, c] : all) {
-      o += std::string(name) + "{actor=\"" + label_value(child) + "\"} " +
-           std::to_string(value(*c)) + "\n";
+      w.sample(name, {{"actor", child}}, value(*c));
     }
   };
-  family("dashboard_actor_failures_total", "counter",
+  family("dashboard_actor_failures_total", courier::metric_type::counter,
          "Failures of a supervised actor.", [](const supervision_counters& c) {
            return c.failures.load(std::memory_order_relaxed);
          });
-  family("dashboard_actor_restarts_total", "counter",
+  family("dashboard_actor_restarts_total", courier::metric_type::counter,
          "Restarts of a supervised actor.", [](const supervision_counters& c) {
            return c.restarts.load(std::memory_order_relaxed);
          });
   family(
-      "dashboard_actor_given_up", "gauge",
+      "dashboard_actor_given_up", courier::metric_type::gauge,
       "1 when its supervisor gave up restarting the actor.",
       [](const supervision_counters& c) { return c.gave_up.load() ? 1 : 0; });
-  return o;
 }
 
 }  // namespace dashboard
