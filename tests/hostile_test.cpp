@@ -443,6 +443,43 @@ BOOST_AUTO_TEST_CASE(pipelined_polls_that_never_read_stay_in_the_budget) {
       [&] { return f.srv.stats().unwritten_bytes == 0; }, 10s));
 }
 
+BOOST_AUTO_TEST_CASE(streams_replaying_one_history_share_its_frames) {
+  push_fixture f;
+  std::string big(250 * 1024, 'z');
+  for (int i = 0; i < 40; ++i) {
+    BOOST_TEST_REQUIRE(
+        ask_once(f.srv.port(), publish("x", big, "text/plain")).status == 202);
+  }
+  std::size_t rss_before = rss_bytes();
+  // 200 streams replay 10 MB each and never read. Once the kernel's
+  // buffers are full each holds ~0.5 MB of frames (max_stream_buffer / 2):
+  // ~100 MB if each stream encoded its own, one history if they share.
+  std::vector<std::unique_ptr<client>> streams;
+  for (int i = 0; i < 200; ++i) {
+    streams.push_back(std::make_unique<client>(f.srv.port(), 4096));
+    BOOST_TEST_REQUIRE(streams.back()->ok());
+    streams.back()->send(get("/sse/x?since=" + f.since_start()));
+  }
+  // Wait until the replays stall on the full sockets: no event written
+  // for 300 ms.
+  std::uint64_t last = 0;
+  auto since = std::chrono::steady_clock::now();
+  BOOST_TEST(courier::test::poll_until(
+      [&] {
+        std::uint64_t now = f.push.stats().events_written;
+        if (now != last) {
+          last = now;
+          since = std::chrono::steady_clock::now();
+        }
+        return now >= 200u * 3 &&
+               std::chrono::steady_clock::now() - since > 300ms;
+      },
+      30s));
+  std::size_t grown = rss_bytes() - std::min(rss_bytes(), rss_before);
+  BOOST_TEST(grown < (40u << 20), "RSS grew by " << grown);
+  BOOST_TEST(healthy(f.srv.port()));
+}
+
 BOOST_AUTO_TEST_CASE(poll_answers_stop_at_max_poll_bytes_and_resume) {
   http::push_config pcfg;
   pcfg.max_poll_bytes = 64 * 1024;

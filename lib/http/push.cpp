@@ -693,13 +693,12 @@ class push_actor final : public actor {
       if (e.seq() <= c.cursor) {
         continue;
       }
-      std::optional<std::string> text = cfg_.codec.to_text(*e.record());
+      std::shared_ptr<const std::string> f = replay_frame(*e.record());
       c.cursor = e.seq();
-      if (!text) {
+      if (f == nullptr) {
         continue;
       }
-      if (!write(c, std::make_shared<const std::string>(
-                        encode_frame(*e.record(), *text)))) {
+      if (!write(c, std::move(f))) {
         return;
       }
       ++stats_.events_written;
@@ -708,6 +707,30 @@ class push_actor final : public actor {
       c.backlog.clear();
       c.backlog_pos = 0;
     }
+  }
+
+  // The SSE frame of a replayed event, shared by every stream that
+  // replays it while one still holds it: streams that replay the same
+  // history (a crowd reconnecting, or clients that never read) cost one
+  // frame per event, not one per stream. Null when no encoder knows it.
+  std::shared_ptr<const std::string> replay_frame(
+      const courier::detail::event_record& rec) {
+    std::weak_ptr<const std::string>& cached = replay_frames_[rec.seq];
+    if (auto f = cached.lock()) {
+      return f;
+    }
+    std::optional<std::string> text = cfg_.codec.to_text(rec);
+    if (!text) {
+      return nullptr;
+    }
+    auto f = std::make_shared<const std::string>(encode_frame(rec, *text));
+    cached = f;
+    if (replay_frames_.size() >= replay_sweep_at_) {
+      std::erase_if(replay_frames_,
+                    [](const auto& kv) { return kv.second.expired(); });
+      replay_sweep_at_ = std::max<std::size_t>(1024, 2 * replay_frames_.size());
+    }
+    return f;
   }
 
   // After a replayed batch went out: fetch more, or go live.
@@ -1298,6 +1321,10 @@ class push_actor final : public actor {
   std::unordered_map<std::string, std::unique_ptr<channel>> channels_;
   std::unordered_map<std::uint64_t, channel*> by_id_;
   std::unordered_map<std::uint64_t, std::unique_ptr<sse_client>> streams_;
+  // See replay_frame(): by sequence number, swept when it doubled.
+  std::unordered_map<std::uint64_t, std::weak_ptr<const std::string>>
+      replay_frames_;
+  std::size_t replay_sweep_at_ = 1024;
   std::unordered_map<std::uint64_t, responder> pending_open_;
   std::unordered_map<std::uint64_t, std::unique_ptr<waiter>> waiters_;
   std::vector<std::uint64_t> dead_streams_;
