@@ -365,6 +365,14 @@ BOOST_AUTO_TEST_CASE(push_routes_answer_400_to_invalid_utf8) {
 
 namespace {
 
+// AddressSanitizer keeps freed memory in quarantine (256 MB by default):
+// RSS bounds are checked in other builds only.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool rss_counts = false;
+#else
+constexpr bool rss_counts = true;
+#endif
+
 std::size_t rss_bytes() {
   std::ifstream in("/proc/self/status");
   std::string line;
@@ -421,7 +429,7 @@ BOOST_AUTO_TEST_CASE(pipelined_polls_that_never_read_stay_in_the_budget) {
   BOOST_TEST(st.unwritten_bytes <= scfg.max_server_write_buffer + (2u << 20));
   // 4 x 64 answers of ~1 MB (~10 MB each before the poll cap) are not all
   // held at once.
-  BOOST_TEST(rss_bytes() < rss_before + (64u << 20),
+  BOOST_TEST((!rss_counts || rss_bytes() < rss_before + (64u << 20)),
              "most " << most << " requests " << st.requests << " over "
                      << st.over_budget);
   // The readers read again: each gets its answers in order, 200 or 503,
@@ -476,7 +484,7 @@ BOOST_AUTO_TEST_CASE(streams_replaying_one_history_share_its_frames) {
       },
       30s));
   std::size_t grown = rss_bytes() - std::min(rss_bytes(), rss_before);
-  BOOST_TEST(grown < (40u << 20), "RSS grew by " << grown);
+  BOOST_TEST((!rss_counts || grown < (40u << 20)), "RSS grew by " << grown);
   BOOST_TEST(healthy(f.srv.port()));
 }
 
