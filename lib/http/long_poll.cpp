@@ -3,6 +3,7 @@
 
 #include "courier/actor.hpp"
 #include "courier/http_client.hpp"
+#include "courier/json.hpp"
 #include "courier/system.hpp"
 
 #include <algorithm>
@@ -77,8 +78,7 @@ class long_poll_actor final : public actor {
       retry("HTTP " + std::to_string(r.response->status));
       return;
     }
-    nlohmann::json body =
-        nlohmann::json::parse(r.response->body, nullptr, false);
+    nlohmann::json body = parse_json(r.response->body);
     if (body.is_discarded() || !body.is_object() || !body.contains("events") ||
         !body["events"].is_array() || !body.contains("next")) {
       retry("the response is not a long-poll result");

@@ -12,6 +12,7 @@
 
 #include "courier/courier.hpp"
 #include "courier/http.hpp"
+#include "courier/json.hpp"
 #include "courier/nats.hpp"
 #include "courier/push.hpp"
 
@@ -119,7 +120,7 @@ int main(int argc, char** argv) {
     auto o = sys.spawn<orders>(router, simulate);
     routes.post("/orders",
                 http::ask_route<nlohmann::json>(o, [](const http::request& q) {
-                  auto j = nlohmann::json::parse(q.body, nullptr, false);
+                  auto j = courier::parse_json(q.body);
                   make_order m;
                   if (j.is_object()) {
                     m.item = j.value("item", "widget");

@@ -15,6 +15,7 @@
 #include "courier/courier.hpp"
 #include "courier/http.hpp"
 #include "courier/http_client.hpp"
+#include "courier/json.hpp"
 #include "courier/push.hpp"
 
 #include "inventory.hpp"
@@ -283,7 +284,7 @@ void add_routes(http::routes& r, courier::actor_ref orders_ref,
                             },
                             found_or_404<order>("order")));
   r.post("/orders", [orders_ref](http::request& req, http::responder out) {
-    json body = json::parse(req.body, nullptr, false);
+    json body = courier::parse_json(req.body);
     if (auto why = order_error(body)) {
       out.send(http::response::error(400, *why));
       return;
@@ -310,8 +311,8 @@ void add_routes(http::routes& r, courier::actor_ref orders_ref,
         http::ask_route<stock_levels>(
             warehouse_ref, [](const http::request&) { return get_stock{}; }));
   r.post("/reports", [reports_ref](http::request& req, http::responder out) {
-    json body = req.body.empty() ? json::object()
-                                 : json::parse(req.body, nullptr, false);
+    json body =
+        req.body.empty() ? json::object() : courier::parse_json(req.body);
     if (auto why = report_error(body)) {
       out.send(http::response::error(400, *why));
       return;

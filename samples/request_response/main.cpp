@@ -9,6 +9,7 @@
 
 #include "courier/courier.hpp"
 #include "courier/http.hpp"
+#include "courier/json.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -129,7 +130,7 @@ int main(int argc, char** argv) {
   r.get("/orders", http::ask_route<std::vector<order>>(
                        o, [](const http::request&) { return list_orders{}; }));
   r.post("/orders", [o](http::request& req, http::responder out) {
-    nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+    nlohmann::json body = courier::parse_json(req.body);
     if (body.is_discarded() || !body.is_object()) {
       out.send(http::response::error(400, "the body is not a JSON object"));
       return;
