@@ -118,7 +118,7 @@ loop::loop(system_core& core, std::uint16_t index, uv_loop_t* external)
       index_(index),
       uv_(external != nullptr ? external : &own_loop_),
       external_(external != nullptr),
-      bulk_(new envelope[bulk_size]),
+      bulk_(new inbound_item[bulk_size]),
       chunks_(new std::atomic<slot*>[max_chunks]) {
   for (std::uint32_t i = 0; i < max_chunks; ++i) {
     chunks_[i].store(nullptr, std::memory_order_relaxed);
@@ -329,9 +329,9 @@ void loop::enqueue(envelope&& e, loop* from) {
     if (!token) {
       token = std::make_unique<moodycamel::ProducerToken>(inbound_);
     }
-    inbound_.enqueue(*token, std::move(e));
+    inbound_.enqueue(*token, to_inbound(std::move(e)));
   } else {
-    inbound_.enqueue(std::move(e));
+    inbound_.enqueue(to_inbound(std::move(e)));
   }
   wake_if_sleeping();
 }
@@ -574,7 +574,7 @@ bool loop::drain_inbound(std::size_t max) {
     got = true;
     max -= n;
     for (std::size_t i = 0; i < n; ++i) {
-      post_local(std::move(bulk_[i]));
+      post_local(std::move(from_inbound(bulk_[i])));
     }
   }
   return got;
@@ -924,8 +924,9 @@ void loop::shutdown_inline() {
 }
 
 void loop::drain_after_close() {
-  envelope e;
-  while (inbound_.try_dequeue(e)) {
+  inbound_item item;
+  while (inbound_.try_dequeue(item)) {
+    envelope& e = from_inbound(item);
     if (e.kind == envelope_kind::message) {
       core_.dead_letter(e);
       if (e.mode != reply_mode::none) {

@@ -10,6 +10,7 @@
 #include "courier/error.hpp"
 #include "courier/metrics.hpp"
 
+#include "inbound_item.hpp"
 #include "pending_asks.hpp"
 #include "timers.hpp"
 
@@ -215,10 +216,10 @@ class loop {
   bool closing_ = false;
 
   // Cross-thread inbox and the wake-up protocol.
-  moodycamel::ConcurrentQueue<envelope> inbound_;
+  moodycamel::ConcurrentQueue<inbound_item> inbound_;
   std::unique_ptr<moodycamel::ConsumerToken> consumer_;
   std::vector<std::unique_ptr<moodycamel::ProducerToken>> tokens_;
-  std::unique_ptr<envelope[]> bulk_;
+  std::unique_ptr<inbound_item[]> bulk_;
   enum : int { awake, sleeping };
   std::atomic<int> sleep_state_{awake};
   std::atomic<bool> stop_requested_{false};
