@@ -11,6 +11,7 @@
 #include "courier/push.hpp"
 
 #include "http/http_impl.hpp"  // white-box: UTF-8 and JSON string helpers
+#include "support/scale.hpp"
 #include "support/socket_client.hpp"
 #include "support/wait.hpp"
 
@@ -400,8 +401,11 @@ BOOST_AUTO_TEST_CASE(pipelined_polls_that_never_read_stay_in_the_budget) {
         ask_once(f.srv.port(), publish("x", big, "text/plain")).status == 202);
   }
   std::size_t rss_before = rss_bytes();
+  // Fewer under the sanitizers (COURIER_TEST_SCALE): 4 x 8 full polls are
+  // still four times the budget.
+  const auto pipelined = static_cast<int>(courier::test::scaled(64, 8));
   std::string polls;
-  for (int i = 0; i < 64; ++i) {
+  for (int i = 0; i < pipelined; ++i) {
     polls += get("/poll/x?since=" + f.since_start() + "&max=1000&timeout=0");
   }
   std::vector<std::unique_ptr<client>> readers;
@@ -437,7 +441,7 @@ BOOST_AUTO_TEST_CASE(pipelined_polls_that_never_read_stay_in_the_budget) {
   // fit while the server was full); the budget then empties.
   for (auto& c : readers) {
     int answered = 0;
-    for (int i = 0; i < 64; ++i) {
+    for (int i = 0; i < pipelined; ++i) {
       client::reply r = c->read_reply(false, 20s);
       if (!r.complete) {
         break;
@@ -445,7 +449,7 @@ BOOST_AUTO_TEST_CASE(pipelined_polls_that_never_read_stay_in_the_budget) {
       BOOST_TEST((r.status == 200 || r.status == 503));
       ++answered;
     }
-    BOOST_TEST((answered == 64 || c->closed()));
+    BOOST_TEST((answered == pipelined || c->closed()));
   }
   BOOST_TEST(courier::test::poll_until(
       [&] { return f.srv.stats().unwritten_bytes == 0; }, 10s));
@@ -462,8 +466,9 @@ BOOST_AUTO_TEST_CASE(streams_replaying_one_history_share_its_frames) {
   // 200 streams replay 10 MB each and never read. Once the kernel's
   // buffers are full each holds ~0.5 MB of frames (max_stream_buffer / 2):
   // ~100 MB if each stream encoded its own, one history if they share.
+  const std::uint64_t n = courier::test::scaled(200, 20);
   std::vector<std::unique_ptr<client>> streams;
-  for (int i = 0; i < 200; ++i) {
+  for (std::uint64_t i = 0; i < n; ++i) {
     streams.push_back(std::make_unique<client>(f.srv.port(), 4096));
     BOOST_TEST_REQUIRE(streams.back()->ok());
     streams.back()->send(get("/sse/x?since=" + f.since_start()));
@@ -479,8 +484,7 @@ BOOST_AUTO_TEST_CASE(streams_replaying_one_history_share_its_frames) {
           last = now;
           since = std::chrono::steady_clock::now();
         }
-        return now >= 200u * 3 &&
-               std::chrono::steady_clock::now() - since > 300ms;
+        return now >= n * 3 && std::chrono::steady_clock::now() - since > 300ms;
       },
       30s));
   std::size_t grown = rss_bytes() - std::min(rss_bytes(), rss_before);
