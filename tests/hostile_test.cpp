@@ -362,6 +362,54 @@ BOOST_AUTO_TEST_CASE(push_routes_answer_400_to_invalid_utf8) {
   BOOST_TEST(healthy(f.srv.port()));
 }
 
+// Found by the request fuzzer: a stream that a handler starts at once (its
+// channel is known) begins inside the parse, and the parser went on to the
+// next pipelined request, whose stream replaced the first on the
+// connection; the first kept a pointer to it after it closed.
+BOOST_AUTO_TEST_CASE(a_stream_started_inside_the_parse_ends_parsing) {
+  push_fixture f;
+  client known_a(f.srv.port());
+  client known_b(f.srv.port());
+  known_a.send(get("/sse/a"));
+  known_b.send(get("/sse/b"));
+  auto opened = [](const std::string& b) {
+    return b.find(": courier\n") != std::string::npos;
+  };
+  BOOST_TEST_REQUIRE(known_a.read_until(opened));
+  BOOST_TEST_REQUIRE(known_b.read_until(opened));
+  for (int round = 0; round < 3; ++round) {
+    client c(f.srv.port());
+    c.send(get("/sse/a") + get("/sse/b"));
+    BOOST_TEST_REQUIRE(c.read_until(opened));
+    BOOST_TEST_REQUIRE(ask_once(f.srv.port(), publish("a", "1", "")).status ==
+                       202);
+    BOOST_TEST_REQUIRE(ask_once(f.srv.port(), publish("b", "2", "")).status ==
+                       202);
+    BOOST_TEST(c.read_until([](const std::string& b) {
+      return b.find("data: 1\n") != std::string::npos;
+    }));
+    BOOST_TEST(known_b.read_until([round](const std::string& b) {
+      std::size_t n = 0;
+      for (std::size_t i = b.find("data: 2\n"); i != std::string::npos;
+           i = b.find("data: 2\n", i + 1)) {
+        ++n;
+      }
+      return n == static_cast<std::size_t>(round) + 1;
+    }));
+    // One head on the connection: the second request was never answered.
+    std::string got = c.take();
+    std::size_t heads = 0;
+    for (std::size_t i = got.find("HTTP/1.1 "); i != std::string::npos;
+         i = got.find("HTTP/1.1 ", i + 1)) {
+      ++heads;
+    }
+    BOOST_TEST(heads == 1u);
+    BOOST_TEST(got.find("data: 2\n") == std::string::npos);
+    ::shutdown(c.fd(), SHUT_WR);  // the client leaves
+  }
+  BOOST_TEST(healthy(f.srv.port()));
+}
+
 // --- memory budgets -------------------------------------------------------
 
 namespace {

@@ -123,6 +123,7 @@ struct connection {
   bool reading = false;
   bool read_paused = false;   // by backpressure or the pipeline limit
   bool stop_parsing = false;  // after an error or Connection: close
+  bool dispatching = false;   // a route handler of it is running
 
   // The request being parsed.
   request current;
@@ -834,9 +835,22 @@ class edge final : public actor {
     return parser_step(p, "dispatching a request", [p](connection& c) {
       edge& self = *c.owner;
       c.in_message = false;
+      if (c.stop_parsing) {
+        // The connection carries a stream (its handler started one at
+        // once, inside this parse) or is closing: what follows in the
+        // same read is never answered.
+        http_parser_pause(p, 1);
+        return 0;
+      }
       bool keep = http_should_keep_alive(p) != 0;
+      c.dispatching = true;
       self.dispatch(c, c.current, keep);
-      if (!keep || c.closing) {
+      c.dispatching = false;
+      if (c.stream != nullptr) {
+        c.current = request{};  // see begin_streaming()
+        c.header = header_builder{};
+      }
+      if (!keep || c.closing || c.stop_parsing) {
         c.stop_parsing = true;
         http_parser_pause(p, 1);
         return 0;
@@ -1204,9 +1218,13 @@ class edge final : public actor {
     c.stream = std::move(s.stream);
     c.stream->started = true;
     // No request is parsed on it again: give back what the last one kept
-    // for reuse (an idle stream should cost as little as possible).
-    c.current = request{};
-    c.header = header_builder{};
+    // for reuse (an idle stream should cost as little as possible), unless
+    // its handler is still running (it started the stream at once, inside
+    // the parse): on_message_complete() gives it back then.
+    if (!c.dispatching) {
+      c.current = request{};
+      c.header = header_builder{};
+    }
     c.backlog = std::string();
     uv_timer_stop(&c.timer);
     c.timer_due = 0;
