@@ -78,10 +78,11 @@ for h in "${harnesses[@]}"; do
     flags+=(-dict="tests/fuzz/$h.dict")
   fi
 
-  # Fixed crashes stay fixed.
+  # Fixed crashes stay fixed. Ten runs of each: some need state that an
+  # earlier run left (a subscription still warm).
   if compgen -G "tests/fuzz/regressions/$h/*" >/dev/null; then
     echo "fuzz: $h: replaying tests/fuzz/regressions/$h"
-    if ! "$bin" "${flags[@]}" "tests/fuzz/regressions/$h"/* \
+    if ! "$bin" "${flags[@]}" -runs=10 "tests/fuzz/regressions/$h"/* \
         >"$build/logs/$h.regressions.log" 2>&1; then
       tail -n 40 "$build/logs/$h.regressions.log" >&2
       failed+=("$h (regression)")

@@ -8,7 +8,10 @@
 // A reply that is neither finished nor closed within hang_deadline is a
 // hang (the harness aborts), except an SSE stream, which is cut once it
 // has been quiet for stream_quiet. COURIER_FUZZ_VERBOSE=1 prints what the
-// server answered (to check the seeds).
+// server answered (to check the seeds); COURIER_FUZZ_SETTLE_MS=N waits N
+// ms after each input, so that the server's timers (heartbeats every
+// second, lingering subscriptions) run before the process exits: replay a
+// reproducer of a crash that happened later than its input this way.
 //
 // The half-close is an EOF that the server may take as the client giving
 // up on a request it has not answered yet (an SSE stream that resumes,
@@ -38,6 +41,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -343,6 +347,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
   if (verbose) {
     std::fprintf(stderr, "--- sent %zu bytes, received:\n%s\n", size,
                  x.received().c_str());
+  }
+  static const char* settle = std::getenv("COURIER_FUZZ_SETTLE_MS");
+  if (settle != nullptr) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(settle)));
   }
   return 0;
 }
