@@ -1,8 +1,9 @@
 // The dashboard's request-body checks (POST /orders, POST /reports), for
 // the fuzzers. samples/dashboard/main.cpp keeps them in an anonymous
 // namespace, so this is a copy of order_error() and report_error(): keep
-// the two in step. The types and their JSON conversions come from the
-// sample's own orders.hpp.
+// the two in step. The types, item_error() and the JSON conversions come
+// from the sample's own orders.hpp; bodies are parsed as the sample does,
+// with courier::parse_json().
 #pragma once
 
 #include "dashboard/orders.hpp"
@@ -28,6 +29,10 @@ inline std::optional<std::string> order_error(const json& body) {
   }
   if (!body["item"].is_string() || body["item"].get<std::string>().empty()) {
     return "\"item\" must be a non-empty string";
+  }
+  if (const char* why =
+          dashboard::item_error(body["item"].get<std::string>())) {
+    return why;
   }
   if (!body.contains("quantity")) {
     return "\"quantity\" is missing";

@@ -19,6 +19,7 @@
 
 #include "courier/courier.hpp"
 #include "courier/http.hpp"
+#include "courier/json.hpp"
 #include "courier/push.hpp"
 
 #include "dashboard_bodies.hpp"
@@ -126,7 +127,7 @@ http::routes make_routes(courier::actor_ref orders) {
                             orders, find, found, 1000ms));
   // The dashboard's POST /orders: a JSON body checked, then an ask.
   r.post("/orders", [orders](http::request& req, http::responder out) {
-    json body = json::parse(req.body, nullptr, false);
+    json body = courier::parse_json(req.body);
     if (auto why = courier::fuzz::order_error(body)) {
       out.send(http::response::error(400, *why));
       return;

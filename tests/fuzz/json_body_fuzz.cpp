@@ -1,14 +1,17 @@
 // Fuzzes JSON request bodies as the edge and the dashboard read them:
-// nlohmann::json::parse without exceptions (as POST /publish and the
-// dashboard do), then the dashboard's checks of POST /orders and POST
-// /reports (a copy, see dashboard_bodies.hpp) and the conversions they
-// guard. Properties: parse and accept agree; a parsed body dumps (as the
-// push codec sends it) to text that parses back equal, and the edge's
-// own writer (impl::dump_json) gives the same text; a body the checks
-// pass converts without throwing into a valid order, which round-trips
-// through the sample's to_json and from_json.
+// courier::parse_json (a depth limit in front of nlohmann::json::parse),
+// then the dashboard's checks of POST /orders and POST /reports (a copy,
+// see dashboard_bodies.hpp) and the conversions they guard. Properties:
+// parse and accept agree; parse_json gives what parse gives when the
+// text is within the limit, and nothing deeper; the depth of the text
+// and of its document agree; a parsed body dumps (as the push codec
+// sends it) to text that parses back equal, and the edge's own writer
+// (impl::dump_json) gives the same text; a body the checks pass converts
+// without throwing into a valid order, which round-trips through the
+// sample's to_json and from_json.
 
 #include "courier/http.hpp"
+#include "courier/json.hpp"
 
 #include "dashboard_bodies.hpp"
 #include "fuzz_check.hpp"
@@ -43,7 +46,8 @@ void check_order(const json& body) {
     return;
   }
   dashboard::create_order c = courier::fuzz::to_create_order(body);
-  COURIER_FUZZ_CHECK(!c.item.empty());
+  COURIER_FUZZ_CHECK(dashboard::item_error(c.item) == nullptr);
+  COURIER_FUZZ_CHECK(!c.item.empty() && c.item.size() <= 64);
   COURIER_FUZZ_CHECK(c.quantity >= 1 && c.quantity <= 1000);
   dashboard::order o{1, c.item, c.quantity, "created"};
   COURIER_FUZZ_CHECK(json(o).get<dashboard::order>().item == o.item);
@@ -67,10 +71,26 @@ void check_report(const json& body) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data,
                                       std::size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
-  json body = json::parse(in, nullptr, false);
-  COURIER_FUZZ_CHECK(json::accept(in) == !body.is_discarded());
-  if (!body.is_discarded()) {
-    check_dump(body);
+  json raw = json::parse(in, nullptr, false);
+  COURIER_FUZZ_CHECK(json::accept(in) == !raw.is_discarded());
+  json body = courier::parse_json(in);
+  std::size_t limit = courier::default_max_json_depth;
+  if (!raw.is_discarded()) {
+    // nlohmann's lexer takes a NUL byte for the end of the input: what
+    // follows one is never parsed (but parse_json's depth scan sees it).
+    std::string_view text = in.substr(0, in.find('\0'));
+    bool within = courier::json_depth_within(in, limit);
+    COURIER_FUZZ_CHECK(courier::json_depth_within(text, limit) ==
+                       courier::json_depth_within(raw, limit));
+    COURIER_FUZZ_CHECK(courier::json_depth_within(text, 3) ==
+                       courier::json_depth_within(raw, 3));
+    COURIER_FUZZ_CHECK(body.is_discarded() == !within);
+    if (within) {
+      COURIER_FUZZ_CHECK(body == raw);
+      check_dump(body);
+    }
+  } else {
+    COURIER_FUZZ_CHECK(body.is_discarded());
   }
   check_order(body);
   check_report(in.empty() ? json::object() : body);
