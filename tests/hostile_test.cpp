@@ -252,6 +252,10 @@ BOOST_AUTO_TEST_CASE(parse_json_bounds_the_depth) {
   BOOST_TEST(!courier::parse_json(R"({"a":"[[[[\"[[[["})", 1).is_discarded());
   BOOST_TEST(courier::parse_json("{\"a\":").is_discarded());
   BOOST_TEST(courier::parse_json("\"\xff\"").is_discarded());
+  // nlohmann stops at a NUL byte; parse_json refuses the text instead.
+  using namespace std::string_view_literals;
+  BOOST_TEST(courier::parse_json("{\"a\":1}\0{{{not json"sv).is_discarded());
+  BOOST_TEST(!courier::parse_json("{\"a\":\"\\u0000\"}").is_discarded());
   json deep = json::array();
   json* at = &deep;
   for (int i = 0; i < 10; ++i) {

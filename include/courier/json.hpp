@@ -72,9 +72,12 @@ inline bool json_depth_within(const nlohmann::json& j, std::size_t max_depth) {
 
 /// Parses untrusted JSON: a discarded value (is_discarded()) when `text`
 /// is not JSON or nests deeper than `max_depth`. Never throws on input.
+/// A NUL byte makes it invalid: no JSON text holds one, and nlohmann would
+/// take it for the end and drop what follows.
 inline nlohmann::json parse_json(
     std::string_view text, std::size_t max_depth = default_max_json_depth) {
-  if (!json_depth_within(text, max_depth)) {
+  if (text.find('\0') != std::string_view::npos ||
+      !json_depth_within(text, max_depth)) {
     return nlohmann::json(nlohmann::json::value_t::discarded);
   }
   return nlohmann::json::parse(text, nullptr, false);
