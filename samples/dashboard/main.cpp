@@ -223,49 +223,6 @@ auto fail_with(http::responder out) {
   };
 }
 
-// The body of POST /orders; an error message names the field.
-std::optional<std::string> order_error(const json& body) {
-  if (body.is_discarded()) {
-    return "the body is not valid JSON";
-  }
-  if (!body.is_object()) {
-    return "the body must be a JSON object";
-  }
-  if (!body.contains("item")) {
-    return "\"item\" is missing";
-  }
-  if (!body["item"].is_string() || body["item"].get<std::string>().empty()) {
-    return "\"item\" must be a non-empty string";
-  }
-  if (const char* why = item_error(body["item"].get<std::string>())) {
-    return why;
-  }
-  if (!body.contains("quantity")) {
-    return "\"quantity\" is missing";
-  }
-  const json& q = body["quantity"];
-  if (!q.is_number_integer() || q.get<long>() < 1 || q.get<long>() > 1000) {
-    return "\"quantity\" must be an integer from 1 to 1000";
-  }
-  return std::nullopt;
-}
-
-// The body of POST /reports (optional): {"kind": "sales", "callback": URL}.
-std::optional<std::string> report_error(const json& body) {
-  if (body.is_discarded() || !body.is_object()) {
-    return "the body must be a JSON object";
-  }
-  if (body.contains("kind") && body["kind"] != "sales") {
-    return "\"kind\" must be \"sales\"";
-  }
-  if (body.contains("callback") &&
-      (!body["callback"].is_string() ||
-       !body["callback"].get<std::string>().starts_with("http://"))) {
-    return "\"callback\" must be an http:// URL";
-  }
-  return std::nullopt;
-}
-
 void add_routes(http::routes& r, courier::actor_ref orders_ref,
                 courier::actor_ref email_ref, courier::actor_ref analytics_ref,
                 courier::actor_ref warehouse_ref,
