@@ -53,6 +53,15 @@ class prometheus_writer {
     add(name, ls, std::to_string(value));
   }
 
+  /// Declares the family `name` and adds a sample of it: a counter or a
+  /// gauge with one series per producer.
+  template <class T>
+  void metric(std::string_view name, metric_type type, std::string_view help,
+              labels ls, T value) {
+    family(name, type, help);
+    sample(name, ls, value);
+  }
+
   /// Adds every family and sample of `other` (after those of this one).
   void merge(const prometheus_writer& other);
 

@@ -403,41 +403,38 @@ class push_actor final : public actor {
   void metrics(prometheus_writer& w) const {
     using enum metric_type;
     push_stats s = snapshot();
-    auto line = [&w](const char* name, metric_type type, const char* help,
-                     std::uint64_t v) {
-      w.family(name, type, help);
-      w.sample(name, {}, v);
-    };
-    line("courier_sse_streams_open", gauge, "Open SSE streams.",
-         s.streams_open);
-    line("courier_sse_streams_opened_total", counter, "SSE streams opened.",
-         s.streams_opened);
-    line("courier_sse_streams_resumed_total", counter,
-         "SSE streams opened with a resume point (Last-Event-ID or since).",
-         s.streams_resumed);
-    line("courier_sse_events_written_total", counter,
-         "SSE events written (replays included).", s.events_written);
-    line("courier_sse_bytes_written_total", counter,
-         "SSE bytes queued for writing (heartbeats included).",
-         s.bytes_written);
-    line("courier_sse_slow_disconnects_total", counter,
-         "SSE streams cut because their write buffer was full.",
-         s.slow_disconnects);
-    line("courier_push_resets_total", counter,
-         "Resets sent (history too short or another epoch).", s.resets);
-    line("courier_sse_heartbeats_total", counter, "SSE heartbeats written.",
-         s.heartbeats);
-    line("courier_longpoll_waiters", gauge, "Long polls held now.", s.waiters);
-    line("courier_longpoll_responses_total", counter,
-         "Long-poll responses sent.", s.poll_responses);
-    line("courier_longpoll_timeouts_total", counter,
-         "Long polls answered empty at their timeout.", s.poll_timeouts);
-    line("courier_push_published_total", counter,
-         "Events published through POST.", s.published);
-    line("courier_push_skipped_total", counter,
-         "Events whose payload type no encoder knew.", s.skipped);
-    line("courier_push_patterns", gauge, "Patterns subscribed now.",
-         s.patterns);
+    w.metric("courier_sse_streams_open", gauge, "Open SSE streams.", {},
+             s.streams_open);
+    w.metric("courier_sse_streams_opened_total", counter, "SSE streams opened.",
+             {}, s.streams_opened);
+    w.metric("courier_sse_streams_resumed_total", counter,
+             "SSE streams opened with a resume point (Last-Event-ID or since).",
+             {}, s.streams_resumed);
+    w.metric("courier_sse_events_written_total", counter,
+             "SSE events written (replays included).", {}, s.events_written);
+    w.metric("courier_sse_bytes_written_total", counter,
+             "SSE bytes queued for writing (heartbeats included).", {},
+             s.bytes_written);
+    w.metric("courier_sse_slow_disconnects_total", counter,
+             "SSE streams cut because their write buffer was full.", {},
+             s.slow_disconnects);
+    w.metric("courier_push_resets_total", counter,
+             "Resets sent (history too short or another epoch).", {}, s.resets);
+    w.metric("courier_sse_heartbeats_total", counter, "SSE heartbeats written.",
+             {}, s.heartbeats);
+    w.metric("courier_longpoll_waiters", gauge, "Long polls held now.", {},
+             s.waiters);
+    w.metric("courier_longpoll_responses_total", counter,
+             "Long-poll responses sent.", {}, s.poll_responses);
+    w.metric("courier_longpoll_timeouts_total", counter,
+             "Long polls answered empty at their timeout.", {},
+             s.poll_timeouts);
+    w.metric("courier_push_published_total", counter,
+             "Events published through POST.", {}, s.published);
+    w.metric("courier_push_skipped_total", counter,
+             "Events whose payload type no encoder knew.", {}, s.skipped);
+    w.metric("courier_push_patterns", gauge, "Patterns subscribed now.", {},
+             s.patterns);
   }
 
  protected:

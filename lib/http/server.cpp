@@ -1623,25 +1623,23 @@ class edge final : public actor {
   static void router_metrics(prometheus_writer& w, const std::string& name,
                              const router_stats& st) {
     using enum metric_type;
-    auto one = [&](const char* metric, metric_type t, const char* help,
-                   std::uint64_t v) {
-      w.family(metric, t, help);
-      w.sample(metric, {{"router", name}}, v);
-    };
-    one("courier_router_published_total", counter, "Events published.",
-        st.published);
-    one("courier_router_delivered_total", counter,
-        "Events handed to subscribers.", st.delivered);
-    one("courier_router_dropped_total", counter,
-        "Events dropped by overflow policies.", st.dropped);
-    one("courier_router_history_events", gauge, "Events kept in history.",
-        st.history_events);
-    one("courier_router_history_bytes", gauge,
-        "Bytes of the events kept in history.", st.history_bytes);
-    one("courier_router_last_seq", gauge, "The last sequence number given.",
-        st.last_seq);
-    one("courier_router_subscriptions", gauge, "Subscriptions now.",
-        st.subscriptions.size());
+    w.metric("courier_router_published_total", counter, "Events published.",
+             {{"router", name}}, st.published);
+    w.metric("courier_router_delivered_total", counter,
+             "Events handed to subscribers.", {{"router", name}}, st.delivered);
+    w.metric("courier_router_dropped_total", counter,
+             "Events dropped by overflow policies.", {{"router", name}},
+             st.dropped);
+    w.metric("courier_router_history_events", gauge, "Events kept in history.",
+             {{"router", name}}, st.history_events);
+    w.metric("courier_router_history_bytes", gauge,
+             "Bytes of the events kept in history.", {{"router", name}},
+             st.history_bytes);
+    w.metric("courier_router_last_seq", gauge,
+             "The last sequence number given.", {{"router", name}},
+             st.last_seq);
+    w.metric("courier_router_subscriptions", gauge, "Subscriptions now.",
+             {{"router", name}}, st.subscriptions.size());
     const char* published = "courier_router_subject_published_total";
     const char* routed = "courier_router_subject_routed_total";
     const char* dropped = "courier_router_subject_dropped_total";
@@ -1661,60 +1659,52 @@ class edge final : public actor {
   static void poller_metrics(prometheus_writer& w, const std::string& name,
                              const poll_stats& st) {
     using enum metric_type;
-    auto one = [&](const char* metric, metric_type t, const char* help,
-                   std::uint64_t v) {
-      w.family(metric, t, help);
-      w.sample(metric, {{"poller", name}}, v);
-    };
-    one("courier_poller_polls_total", counter, "Polls started.", st.polls);
-    one("courier_poller_successes_total", counter, "Polls that succeeded.",
-        st.successes);
-    one("courier_poller_failures_total", counter, "Polls that failed.",
-        st.failures);
-    one("courier_poller_timeouts_total", counter, "Polls past their timeout.",
-        st.timeouts);
-    one("courier_poller_changes_total", counter, "Values that changed.",
-        st.changes);
-    one("courier_poller_backoff_ms", gauge, "The backoff now, in ms.",
-        static_cast<std::uint64_t>(st.current_backoff.count()));
+    w.metric("courier_poller_polls_total", counter, "Polls started.",
+             {{"poller", name}}, st.polls);
+    w.metric("courier_poller_successes_total", counter, "Polls that succeeded.",
+             {{"poller", name}}, st.successes);
+    w.metric("courier_poller_failures_total", counter, "Polls that failed.",
+             {{"poller", name}}, st.failures);
+    w.metric("courier_poller_timeouts_total", counter,
+             "Polls past their timeout.", {{"poller", name}}, st.timeouts);
+    w.metric("courier_poller_changes_total", counter, "Values that changed.",
+             {{"poller", name}}, st.changes);
+    w.metric("courier_poller_backoff_ms", gauge, "The backoff now, in ms.",
+             {{"poller", name}},
+             static_cast<std::uint64_t>(st.current_backoff.count()));
     if (st.last_success) {
-      one("courier_poller_last_success_seconds", gauge,
-          "Unix time of the last successful poll.",
-          static_cast<std::uint64_t>(
-              std::chrono::duration_cast<std::chrono::seconds>(
-                  st.last_success->time_since_epoch())
-                  .count()));
+      w.metric("courier_poller_last_success_seconds", gauge,
+               "Unix time of the last successful poll.", {{"poller", name}},
+               static_cast<std::uint64_t>(
+                   std::chrono::duration_cast<std::chrono::seconds>(
+                       st.last_success->time_since_epoch())
+                       .count()));
     }
   }
 
   prometheus_writer metrics_writer() {
     using enum metric_type;
     prometheus_writer w;
-    auto one = [&w](const char* name, metric_type t, const char* help,
-                    std::uint64_t v) {
-      w.family(name, t, help);
-      w.sample(name, {}, v);
-    };
-    one("courier_http_connections_open", gauge, "Open connections.",
-        stats_.connections_open);
-    one("courier_http_connections_accepted_total", counter,
-        "Connections accepted.", stats_.connections_accepted);
-    one("courier_http_connections_rejected_total", counter,
-        "Connections refused with 503 (limit or stopping).",
-        stats_.connections_rejected);
-    one("courier_http_bytes_received_total", counter, "Bytes read.",
-        stats_.bytes_in);
-    one("courier_http_bytes_sent_total", counter, "Bytes written.",
-        stats_.bytes_out);
-    one("courier_http_failures_total", counter,
-        "Handlers and hooks that threw, contained by the edge.",
-        stats_.failures);
-    one("courier_http_unwritten_bytes", gauge,
-        "Bytes of answers built but not yet written.", budget_->bytes);
-    one("courier_http_over_budget_total", counter,
-        "Answers refused (503) or connections closed for the server's "
-        "memory budget.",
-        stats_.over_budget);
+    w.metric("courier_http_connections_open", gauge, "Open connections.", {},
+             stats_.connections_open);
+    w.metric("courier_http_connections_accepted_total", counter,
+             "Connections accepted.", {}, stats_.connections_accepted);
+    w.metric("courier_http_connections_rejected_total", counter,
+             "Connections refused with 503 (limit or stopping).", {},
+             stats_.connections_rejected);
+    w.metric("courier_http_bytes_received_total", counter, "Bytes read.", {},
+             stats_.bytes_in);
+    w.metric("courier_http_bytes_sent_total", counter, "Bytes written.", {},
+             stats_.bytes_out);
+    w.metric("courier_http_failures_total", counter,
+             "Handlers and hooks that threw, contained by the edge.", {},
+             stats_.failures);
+    w.metric("courier_http_unwritten_bytes", gauge,
+             "Bytes of answers built but not yet written.", {}, budget_->bytes);
+    w.metric("courier_http_over_budget_total", counter,
+             "Answers refused (503) or connections closed for the server's "
+             "memory budget.",
+             {}, stats_.over_budget);
     const char* requests = "courier_http_requests_total";
     w.family(requests, counter, "Requests by route and status.");
     for (const auto& [route, rc] : counters_) {
@@ -1748,18 +1738,18 @@ class edge final : public actor {
       depth += l.inbound_depth;
       timers += l.timers;
     }
-    one("courier_actors", gauge, "Live actors.", actors);
-    one("courier_inbound_queue_depth", gauge,
-        "Cross-thread messages waiting, all loops.", depth);
-    one("courier_timers", gauge, "Pending actor timers.", timers);
-    one("courier_dead_letters_total", counter,
-        "Messages to stopped or unknown actors.", m.dead_letters);
-    one("courier_unhandled_total", counter, "Messages no handler matched.",
-        m.unhandled);
-    one("courier_actor_failures_total", counter, "Handlers that threw.",
-        m.failures);
-    one("courier_ask_timeouts_total", counter, "Asks past their deadline.",
-        m.ask_timeouts);
+    w.metric("courier_actors", gauge, "Live actors.", {}, actors);
+    w.metric("courier_inbound_queue_depth", gauge,
+             "Cross-thread messages waiting, all loops.", {}, depth);
+    w.metric("courier_timers", gauge, "Pending actor timers.", {}, timers);
+    w.metric("courier_dead_letters_total", counter,
+             "Messages to stopped or unknown actors.", {}, m.dead_letters);
+    w.metric("courier_unhandled_total", counter, "Messages no handler matched.",
+             {}, m.unhandled);
+    w.metric("courier_actor_failures_total", counter, "Handlers that threw.",
+             {}, m.failures);
+    w.metric("courier_ask_timeouts_total", counter, "Asks past their deadline.",
+             {}, m.ask_timeouts);
     for (const auto& produce : cfg_.metrics_producers) {
       if (produce) {
         run_hook("a metrics producer", [&] { produce(w); });

@@ -412,26 +412,24 @@ bridge_stats bridge::stats() const {
 void bridge::metrics(prometheus_writer& w) const {
   using enum metric_type;
   bridge_stats st = stats();
-  auto one = [&w](const char* name, metric_type t, const char* help,
-                  std::uint64_t v) {
-    w.family(name, t, help);
-    w.sample(name, {}, v);
-  };
-  one("courier_nats_connected", gauge, "1 while connected to NATS.",
-      st.state == bridge_state::connected ? 1 : 0);
-  one("courier_nats_exported_total", counter,
-      "Events handed to the NATS client (sent or buffered).", st.exported);
-  one("courier_nats_imported_total", counter,
-      "Messages published into the local router.", st.imported);
-  one("courier_nats_dropped_export_total", counter,
-      "Exports refused: not connected, or the buffer full.", st.dropped_export);
-  one("courier_nats_echo_dropped_total", counter,
-      "Own messages seen on import.", st.echo_dropped);
-  one("courier_nats_slow_consumer_total", counter,
-      "Slow consumer errors of the NATS client.", st.slow_consumer);
-  one("courier_nats_reconnects_total", counter, "Reconnects.", st.reconnects);
-  one("courier_nats_connect_attempts_total", counter, "First-connect attempts.",
-      st.connect_attempts);
+  w.metric("courier_nats_connected", gauge, "1 while connected to NATS.", {},
+           st.state == bridge_state::connected ? 1 : 0);
+  w.metric("courier_nats_exported_total", counter,
+           "Events handed to the NATS client (sent or buffered).", {},
+           st.exported);
+  w.metric("courier_nats_imported_total", counter,
+           "Messages published into the local router.", {}, st.imported);
+  w.metric("courier_nats_dropped_export_total", counter,
+           "Exports refused: not connected, or the buffer full.", {},
+           st.dropped_export);
+  w.metric("courier_nats_echo_dropped_total", counter,
+           "Own messages seen on import.", {}, st.echo_dropped);
+  w.metric("courier_nats_slow_consumer_total", counter,
+           "Slow consumer errors of the NATS client.", {}, st.slow_consumer);
+  w.metric("courier_nats_reconnects_total", counter, "Reconnects.", {},
+           st.reconnects);
+  w.metric("courier_nats_connect_attempts_total", counter,
+           "First-connect attempts.", {}, st.connect_attempts);
 }
 
 std::string bridge::metrics_text() const {
