@@ -65,6 +65,18 @@ double run_actor_ask(std::uint64_t rounds, bool same_loop) {
   return seconds_since(t0) * 1e9 / static_cast<double>(rounds);
 }
 
+// Both actors spawned from main with default options, as a user would.
+double run_default_ask(std::uint64_t rounds) {
+  courier::system sys{courier::system_config{.loops = 2}};
+  done_flag done;
+  auto r = sys.spawn<responder>();
+  auto a = sys.spawn<asker>(&done);
+  auto t0 = std::chrono::steady_clock::now();
+  a.tell(start{r, rounds});
+  done.wait();
+  return seconds_since(t0) * 1e9 / static_cast<double>(rounds);
+}
+
 double run_blocking_ask(std::uint64_t rounds) {
   courier::system sys{courier::system_config{.loops = 2}};
   auto r = sys.spawn<responder>(courier::spawn_options{.loop = 0});
@@ -81,6 +93,9 @@ double run_blocking_ask(std::uint64_t rounds) {
 void add_ask(std::vector<workload>& ws, const options& o) {
   std::uint64_t n = scaled(o.scale, 1'000'000);
   std::uint64_t blocking = scaled(o.scale, 20'000);
+  ws.push_back({"ask_default", "ns/rt", [n] {
+                  return run_default_ask(n);
+                }});
   ws.push_back({"ask_same_loop", "ns/rt", [n] {
                   return run_actor_ask(n, true);
                 }});

@@ -41,5 +41,6 @@ void add_ask(std::vector<workload>& ws, const options& o);
 void add_spawn(std::vector<workload>& ws, const options& o);
 void add_ring(std::vector<workload>& ws, const options& o);
 void add_pubsub(std::vector<workload>& ws, const options& o);
+void add_burst(std::vector<workload>& ws, const options& o);
 
 }  // namespace bench

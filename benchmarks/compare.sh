@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
 # Runs the courier and CAF benchmark drivers side by side and prints a table.
 #
-#   benchmarks/compare.sh <build-dir> [rounds=5] [extra args...]
+#   benchmarks/compare.sh [--contend] <build-dir> [rounds=5] [extra args...]
 #
-# Runs <build-dir>/benchmarks/courier_bench --runs=1 [extra args...] and
-# <build-dir>/benchmarks/caf/caf_bench --runs=1 [extra args...] alternately
-# `rounds` times (interleaved, and the driver that goes first alternates too,
-# so machine noise hits both), collects their `RESULT <workload> <unit>
-# <value>` lines and prints, per workload: courier min/median/max, caf
+# Every run is a fresh process with one workload: for each round and each
+# workload, <build-dir>/benchmarks/courier_bench and
+# <build-dir>/benchmarks/caf/caf_bench run with --runs=1 --workload=NAME
+# [extra args...] one after the other (the driver that goes first alternates
+# round by round, so machine noise hits both). --contend keeps one CPU-bound
+# process at `nice -n 10` running beside both for the whole run, as another
+# program on a shared machine would. The script collects the `RESULT
+# <workload> <unit> <value>` lines and prints, per workload: courier
+# min/median/max, caf
 # min/median/max, and the ratio of the medians, oriented so that > 1 means
 # courier is better (units ending in /s: courier/caf; ns/rt and B/actor:
 # caf/courier). Without a caf_bench only courier's columns are printed.
 #
-# Example: benchmarks/compare.sh build 5 --scale=0.5 --only=tell
+# Example: benchmarks/compare.sh --contend build 5 --scale=0.5 --only=burst
 set -euo pipefail
+
+contend=0
+if [[ ${1:-} == --contend ]]; then
+  contend=1
+  shift
+fi
 
 if [[ $# -lt 1 || $1 == -h || $1 == --help ]]; then
   echo "usage: $0 <build-dir> [rounds=5] [extra args...]" >&2
@@ -45,7 +55,20 @@ else
 fi
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+hog=
+cleanup() {
+  if [[ -n $hog ]]; then
+    kill "$hog" 2>/dev/null || true
+    wait "$hog" 2>/dev/null || true
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+if ((contend)); then
+  nice -n 10 bash -c 'while :; do :; done' &
+  hog=$!
+  echo "contended: one CPU-bound process (pid $hog) at nice 10" >&2
+fi
 results=$tmp/results # lines: <driver> <workload> <unit> <value>
 : >"$results"
 
@@ -62,18 +85,25 @@ run_driver() { # <name>
     "$out" >>"$results"
 }
 
+mapfile -t workloads < <("$courier" --list "$@")
+if ((${#workloads[@]} == 0)); then
+  echo "$0: no workload selected" >&2
+  exit 2
+fi
 for ((r = 1; r <= rounds; ++r)); do
   order=("${drivers[@]}")
   if ((r % 2 == 0 && ${#drivers[@]} == 2)); then
     order=(caf courier)
   fi
-  for d in "${order[@]}"; do
-    echo "round $r/$rounds: $d" >&2
-    run_driver "$d" "${@}"
+  for w in "${workloads[@]}"; do
+    for d in "${order[@]}"; do
+      echo "round $r/$rounds: $w: $d" >&2
+      run_driver "$d" "$@" --workload="$w"
+    done
   done
 done
 
-awk -v rounds="$rounds" -v with_caf="$((${#drivers[@]} == 2))" '
+awk -v rounds="$rounds" -v contend="$contend" -v with_caf="$((${#drivers[@]} == 2))" '
   function stats(key,    n, i, j, t, v) {
     n = cnt[key]
     if (n == 0) { smin = smed = smax = ""; return 0 }
@@ -95,7 +125,7 @@ awk -v rounds="$rounds" -v with_caf="$((${#drivers[@]} == 2))" '
     val[key, ++cnt[key]] = $4
   }
   END {
-    printf "\n%d round(s), --runs=1 each, interleaved\n", rounds
+    printf "\n%d round(s), one fresh process per workload and run, interleaved%s\n", rounds, (contend ? ", contended (one nice -n 10 CPU hog)" : ", quiet")
     if (with_caf) {
       printf "%-18s %-9s %11s %11s %11s | %11s %11s %11s | %7s\n",
              "workload", "unit", "courier min", "median", "max",

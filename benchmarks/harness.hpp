@@ -30,6 +30,8 @@ struct workload {
 struct options {
   int runs = 5;
   std::string only;    // run only workloads whose name contains this
+  std::string exact;   // run only the workload of this name
+  bool list = false;   // print the workload names and exit
   double scale = 1.0;  // multiplies message counts (e.g. 0.1 for a smoke run)
 };
 
@@ -50,8 +52,14 @@ inline options parse(int argc, char** argv) {
       o.only = v2;
     } else if (auto v3 = value("--scale")) {
       o.scale = std::atof(v3);
+    } else if (auto v4 = value("--workload")) {
+      o.exact = v4;
+    } else if (a == "--list") {
+      o.list = true;
     } else {
-      std::fprintf(stderr, "usage: %s [--runs=N] [--only=SUBSTR] [--scale=F]\n",
+      std::fprintf(stderr,
+                   "usage: %s [--runs=N] [--only=SUBSTR] [--workload=NAME] "
+                   "[--scale=F] [--list]\n",
                    argv[0]);
       std::exit(2);
     }
@@ -68,6 +76,34 @@ inline double seconds_since(std::chrono::steady_clock::time_point t0) {
 inline std::size_t heap_in_use() {
   auto mi = mallinfo2();
   return mi.uordblks + mi.hblkhd;
+}
+
+/// Resets the process's peak resident set size (VmHWM), so that
+/// peak_rss() then reports the peak of what follows (Linux >= 4.0).
+inline void reset_peak_rss() {
+  if (std::FILE* f = std::fopen("/proc/self/clear_refs", "w")) {
+    std::fputs("5", f);
+    std::fclose(f);
+  }
+}
+
+/// A field of /proc/self/status in bytes ("VmHWM", "VmRSS"), 0 if absent.
+inline std::size_t proc_status_bytes(const char* field) {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) {
+    return 0;
+  }
+  char line[256];
+  std::size_t kb = 0;
+  std::size_t n = std::strlen(field);
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::strncmp(line, field, n) == 0 && line[n] == ':') {
+      kb = std::strtoull(line + n + 1, nullptr, 10);
+      break;
+    }
+  }
+  std::fclose(f);
+  return kb * 1024;
 }
 
 inline double median(std::vector<double> v) {
@@ -88,6 +124,13 @@ inline int run_all(const char* driver, const options& o,
     if (!o.only.empty() && w.name.find(o.only) == std::string::npos) {
       continue;
     }
+    if (!o.exact.empty() && w.name != o.exact) {
+      continue;
+    }
+    if (o.list) {
+      std::printf("%s\n", w.name.c_str());
+      continue;
+    }
     row r{&w, {}};
     for (int i = 0; i < o.runs; ++i) {
       double v = w.run();
@@ -96,6 +139,9 @@ inline int run_all(const char* driver, const options& o,
       std::fflush(stdout);
     }
     rows.push_back(std::move(r));
+  }
+  if (o.list) {
+    return 0;
   }
   std::printf("\n%s: %d run(s) per workload\n", driver, o.runs);
   std::printf("%-24s %-10s %14s %14s %14s\n", "workload", "unit", "min",

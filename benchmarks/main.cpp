@@ -7,6 +7,7 @@
 int main(int argc, char** argv) {
   bench::options o = bench::parse(argc, argv);
   std::vector<bench::workload> ws;
+  bench::add_burst(ws, o);
   bench::add_tell(ws, o);
   bench::add_ask(ws, o);
   bench::add_spawn(ws, o);

@@ -180,6 +180,69 @@ double run_tell(int senders) {
   return static_cast<double>(n) / secs;
 }
 
+// -- unbounded bursts (benchmarks/burst.cpp) ---------------------------------
+
+struct burst_sink_state {
+  std::int64_t seen = 0;
+  std::int64_t sum = 0;
+};
+
+caf::behavior burst_sink(caf::stateful_actor<burst_sink_state>* self,
+                         std::int64_t expected, std::promise<void>* done) {
+  return {
+      [=](std::int64_t v) {
+        auto& st = self->state;
+        st.sum += v;
+        if (++st.seen == expected) {
+          done->set_value();
+        }
+      },
+  };
+}
+
+// Sends its whole share from one handler, with no flow control.
+caf::behavior burst_source(caf::event_based_actor* self, caf::actor sink) {
+  return {
+      [=](start_atom, std::int64_t count) {
+        for (std::int64_t i = 0; i < count; ++i) {
+          self->send(sink, i);
+        }
+      },
+  };
+}
+
+struct burst_result {
+  double per_second;
+  double bytes_per_message;
+};
+
+burst_result run_burst(int senders) {
+  caf_env env;
+  auto n = scaled(kTellMsgs);
+  n = std::max<std::int64_t>(senders, n - n % senders);
+  std::promise<void> done;
+  auto fut = done.get_future();
+  auto sink = env.sys.spawn(burst_sink, n, &done);
+  std::vector<caf::actor> all{sink};
+  for (int i = 0; i < senders; ++i) {
+    all.push_back(env.sys.spawn(burst_source, sink));
+  }
+  std::size_t before = bench::proc_status_bytes("VmRSS");
+  bench::reset_peak_rss();
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 1; i <= senders; ++i) {
+    caf::anon_send(all[i], start_atom::value, n / senders);
+  }
+  fut.wait();
+  auto secs = bench::seconds_since(t0);
+  std::size_t peak = bench::proc_status_bytes("VmHWM");
+  kill_all(all);
+  return {static_cast<double>(n) / secs,
+          peak > before ? static_cast<double>(peak - before) /
+                              static_cast<double>(n)
+                        : 0.0};
+}
+
 // -- ask ----------------------------------------------------------------------
 
 caf::behavior responder() {
@@ -485,6 +548,18 @@ int main(int argc, char** argv) {
   auto opts = bench::parse(argc, argv);
   g_scale = opts.scale;
   std::vector<bench::workload> ws{
+      {"burst_1to1", "msgs/s",
+       [] {
+         return run_burst(1).per_second;
+       }},
+      {"burst_4to1", "msgs/s",
+       [] {
+         return run_burst(4).per_second;
+       }},
+      {"burst_mem", "B/msg",
+       [] {
+         return run_burst(1).bytes_per_message;
+       }},
       {"tell_same_loop", "msgs/s",
        [] {
          return run_tell(1);
@@ -496,6 +571,10 @@ int main(int argc, char** argv) {
       {"tell_4to1", "msgs/s",
        [] {
          return run_tell(4);
+       }},
+      {"ask_default", "ns/rt",
+       [] {
+         return run_ask();
        }},
       {"ask_same_loop", "ns/rt",
        [] {
@@ -518,6 +597,10 @@ int main(int argc, char** argv) {
          return run_spawn(true);
        }},
       {"ring", "hops/s",
+       [] {
+         return run_ring();
+       }},
+      {"ring_placed", "hops/s",  // CAF places nothing: the same ring
        [] {
          return run_ring();
        }},
