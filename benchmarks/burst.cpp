@@ -79,9 +79,9 @@ burst_result run_burst(std::uint64_t n, std::uint64_t senders) {
   double secs = seconds_since(t0);
   std::size_t peak = proc_status_bytes("VmHWM");
   return {static_cast<double>(n) / secs,
-          peak > before ? static_cast<double>(peak - before) /
-                              static_cast<double>(n)
-                        : 0.0};
+          peak > before
+              ? static_cast<double>(peak - before) / static_cast<double>(n)
+              : 0.0};
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "registry.hpp"
 
+#include <atomic>
 #include <stdexcept>
 #include <thread>
 
@@ -20,10 +21,25 @@ std::size_t loop_count_for(const system_config& cfg, uv_loop_t* external) {
   return hw == 0 ? 1 : hw;
 }
 
+std::atomic<std::uint64_t> next_serial{1};
+
+// The home loop of this thread in the last few systems it spawned into
+// (a thread that is not a loop of that system).
+struct home_entry {
+  const system_core* core = nullptr;
+  std::uint64_t serial = 0;
+  std::uint16_t loop = 0;
+};
+constexpr std::size_t home_entries = 4;
+thread_local home_entry homes[home_entries];
+thread_local std::size_t next_home_entry = 0;
+
 }  // namespace
 
 system_core::system_core(system_config cfg, uv_loop_t* external)
-    : cfg_(std::move(cfg)), external_(external != nullptr) {
+    : cfg_(std::move(cfg)),
+      external_(external != nullptr),
+      serial_(next_serial.fetch_add(1, std::memory_order_relaxed)) {
   if (cfg_.throughput == 0) {
     cfg_.throughput = 1;
   }
@@ -54,19 +70,40 @@ actor_ref system_core::spawn(std::unique_ptr<actor> a,
   if (n == 0) {
     throw std::logic_error("courier: spawn on a system that is shut down");
   }
-  std::uint16_t target;
-  if (opts.next_to.valid() && system_of(opts.next_to) == id_ &&
-      opts.next_to.loop() < n) {
-    target = opts.next_to.loop();
-  } else if (opts.loop.has_value()) {
-    target = static_cast<std::uint16_t>(*opts.loop % n);
-  } else {
-    target = static_cast<std::uint16_t>(
-        next_loop_.fetch_add(1, std::memory_order_relaxed) % n);
-  }
-  actor_ref ref = loops_[target]->add(std::move(a));
+  actor_ref ref = loops_[place(opts)]->add(std::move(a));
   spawned.fetch_add(1, std::memory_order_relaxed);
   return ref;
+}
+
+std::uint16_t system_core::place(const spawn_options& opts) {
+  auto n = static_cast<std::uint32_t>(loops_.size());
+  if (opts.next_to.valid() && system_of(opts.next_to) == id_ &&
+      opts.next_to.loop() < n) {
+    return opts.next_to.loop();
+  }
+  if (opts.loop.has_value()) {
+    return static_cast<std::uint16_t>(*opts.loop % n);
+  }
+  if (opts.spread) {
+    return static_cast<std::uint16_t>(
+        next_loop_.fetch_add(1, std::memory_order_relaxed) % n);
+  }
+  // Next to the spawner: on one of this system's loops, that loop.
+  if (loop* here = loop::current(); here != nullptr && &here->core() == this) {
+    return here->index();
+  }
+  // Any other thread has a home loop in this system, handed out round-robin
+  // on its first spawn: every actor it spawns starts there.
+  for (const home_entry& h : homes) {
+    if (h.core == this && h.serial == serial_) {
+      return static_cast<std::uint16_t>(h.loop % n);
+    }
+  }
+  auto home = static_cast<std::uint16_t>(
+      next_home_.fetch_add(1, std::memory_order_relaxed) % n);
+  homes[next_home_entry] = {this, serial_, home};
+  next_home_entry = (next_home_entry + 1) % home_entries;
+  return home;
 }
 
 void system_core::loop_stopped() noexcept {

@@ -32,6 +32,8 @@ class system_core {
   loop& loop_at(std::uint16_t i) noexcept { return *loops_[i]; }
 
   actor_ref spawn(std::unique_ptr<actor> a, const spawn_options& opts);
+  /// The loop a spawn with `opts` places its actor on (docs/scheduling.md).
+  std::uint16_t place(const spawn_options& opts);
   actor_ref make_ref(std::uint16_t loop, std::uint32_t slot,
                      std::uint32_t generation) const noexcept {
     return actor_ref(id_, loop, slot, generation);
@@ -79,7 +81,12 @@ class system_core {
   std::uint16_t id_;
   bool external_;
   std::vector<std::unique_ptr<loop>> loops_;
+  // Round-robin counters: spawns with spawn_options::spread, and the home
+  // loops handed to threads that are not loops of this system.
   std::atomic<std::uint32_t> next_loop_{0};
+  std::atomic<std::uint32_t> next_home_{0};
+  // Tells this system from an earlier one at the same address.
+  const std::uint64_t serial_;
 
   std::mutex mutex_;
   std::condition_variable cv_;

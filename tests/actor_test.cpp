@@ -354,14 +354,85 @@ BOOST_AUTO_TEST_CASE(spawn_option_next_to_places_actor_on_the_other_loop) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(default_spawn_spreads_actors_over_loops) {
+BOOST_AUTO_TEST_CASE(spread_spawns_go_round_robin_over_loops) {
+  courier::test::time_limit guard{std::chrono::seconds(30)};
+  courier::system sys{courier::system_config{.loops = 3}};
+  std::vector<std::uint16_t> loops;
+  for (int i = 0; i < 6; ++i) {
+    loops.push_back(
+        sys.spawn<where>(courier::spawn_options{.spread = true}).loop());
+  }
+  for (std::size_t i = 1; i < loops.size(); ++i) {
+    BOOST_TEST(loops[i] == (loops[i - 1] + 1) % 3);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(default_spawns_of_one_thread_share_its_home_loop) {
   courier::test::time_limit guard{std::chrono::seconds(30)};
   courier::system sys{courier::system_config{.loops = 2}};
-  std::set<std::uint16_t> loops;
-  for (int i = 0; i < 4; ++i) {
-    loops.insert(sys.spawn<where>().loop());
+  // The first outside thread to spawn gets loop 0, the next loop 1, ...
+  auto first = sys.spawn<where>();
+  BOOST_TEST(first.loop() == 0);
+  for (int i = 0; i < 10; ++i) {
+    BOOST_TEST(sys.spawn<where>().loop() == 0);
   }
-  BOOST_TEST(loops == (std::set<std::uint16_t>{0, 1}));
+  // Explicit spreading does not move this thread's home.
+  sys.spawn<where>(courier::spawn_options{.spread = true});
+  BOOST_TEST(sys.spawn<where>().loop() == 0);
+  std::uint16_t other_home = 99;
+  std::uint16_t other_again = 99;
+  std::thread t([&] {
+    other_home = sys.spawn<where>().loop();
+    other_again = sys.spawn<where>().loop();
+  });
+  t.join();
+  BOOST_TEST(other_home == 1);
+  BOOST_TEST(other_again == 1);
+  BOOST_TEST(sys.spawn<where>().loop() == 0);
+  // Actors on one loop run on one thread.
+  BOOST_TEST((first.ask<std::thread::id>(which_thread{}).get() ==
+              sys.spawn<where>().ask<std::thread::id>(which_thread{}).get()));
+}
+
+BOOST_AUTO_TEST_CASE(home_loops_are_per_system) {
+  courier::test::time_limit guard{std::chrono::seconds(30)};
+  for (int round = 0; round < 3; ++round) {
+    // A new system (perhaps at the same address) hands out homes afresh.
+    courier::system sys{courier::system_config{.loops = 2}};
+    BOOST_TEST(sys.spawn<where>().loop() == 0);
+    std::uint16_t other = 99;
+    std::thread t([&] { other = sys.spawn<where>().loop(); });
+    t.join();
+    BOOST_TEST(other == 1);
+  }
+}
+
+class spawner : public courier::actor {
+ protected:
+  courier::behavior behavior() override {
+    return {[this](int n) {
+      std::vector<courier::actor_ref> kids;
+      for (int i = 0; i < n; ++i) {
+        kids.push_back(spawn<where>());
+      }
+      kids.push_back(spawn<where>(courier::spawn_options{.spread = true}));
+      return kids;
+    }};
+  }
+};
+
+BOOST_AUTO_TEST_CASE(an_actors_default_spawns_start_on_its_loop) {
+  courier::test::time_limit guard{std::chrono::seconds(30)};
+  courier::system sys{courier::system_config{.loops = 2}};
+  for (std::uint16_t l = 0; l < 2; ++l) {
+    auto parent = sys.spawn<spawner>(courier::spawn_options{.loop = l});
+    auto kids = parent.ask<std::vector<courier::actor_ref>>(5).get();
+    BOOST_REQUIRE(kids.size() == 6u);
+    for (std::size_t i = 0; i < 5; ++i) {
+      BOOST_TEST(kids[i].loop() == l);
+    }
+    BOOST_TEST(kids[5].valid());
+  }
 }
 
 BOOST_AUTO_TEST_CASE(actor_spawns_a_child_from_a_handler_and_messages_it) {

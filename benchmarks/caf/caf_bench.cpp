@@ -238,9 +238,9 @@ burst_result run_burst(int senders) {
   std::size_t peak = bench::proc_status_bytes("VmHWM");
   kill_all(all);
   return {static_cast<double>(n) / secs,
-          peak > before ? static_cast<double>(peak - before) /
-                              static_cast<double>(n)
-                        : 0.0};
+          peak > before
+              ? static_cast<double>(peak - before) / static_cast<double>(n)
+              : 0.0};
 }
 
 // -- ask ----------------------------------------------------------------------

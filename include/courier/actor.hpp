@@ -15,13 +15,19 @@
 
 namespace courier {
 
-/// Where a new actor runs. By default actors are spread over the loops
-/// round-robin. `loop` picks a loop by index (modulo the loop count);
-/// `next_to` places the actor on the loop of another actor, so that the two
-/// talk through plain memory writes.
+/// Where a spawned actor runs (docs/scheduling.md). By default it starts
+/// next to its spawner: an actor's children on that actor's loop, and all
+/// the actors one outside thread spawns on that thread's home loop (the
+/// first such thread, usually main, gets loop 0), so that a ring, a pipeline or
+/// an asker and its responder exchange messages without crossing threads.
+/// Spread actors that should run in parallel: `spread`, or `loop` by hand.
 struct spawn_options {
+  /// This loop (modulo the number of loops).
   std::optional<std::uint16_t> loop{};
+  /// The loop of this actor of the same system.
   actor_ref next_to{};
+  /// The next loop in round-robin order.
+  bool spread = false;
 };
 
 namespace detail {

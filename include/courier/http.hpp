@@ -321,7 +321,8 @@ class routes {
 struct server_config {
   std::string address = "127.0.0.1";
   std::uint16_t port = 0;  ///< 0: an ephemeral port (see server::port())
-  /// The loop of the edge actor (default: round-robin).
+  /// The loop of the edge actor (default: next to the caller, as
+  /// spawn_options{} places an actor).
   std::optional<std::uint16_t> loop{};
   std::size_t max_header_bytes = 16 * 1024;  ///< request line + headers
   std::size_t max_body_bytes = 1024 * 1024;

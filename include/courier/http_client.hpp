@@ -72,7 +72,8 @@ struct client_config {
   /// Idle keep-alive connections per host:port, and how long they stay.
   std::size_t max_idle_per_host = 8;
   std::chrono::milliseconds idle_timeout{30000};
-  /// The loop of the client actor (default: round-robin).
+  /// The loop of the client actor (default: next to the caller, as
+  /// spawn_options{} places an actor).
   std::optional<std::uint16_t> loop{};
   /// Refuse to connect to an address that is not public (see
   /// is_public_address()): the request fails with address_denied. The

@@ -77,7 +77,8 @@ struct bridge_config {
   std::chrono::milliseconds retry_max{5000};
   /// The connect timeout of one attempt.
   std::chrono::milliseconds connect_timeout{2000};
-  /// The loop of the bridge actor (default: round-robin).
+  /// The loop of the bridge actor (default: next to the caller, as
+  /// spawn_options{} places an actor).
   std::optional<std::uint16_t> loop{};
   /// Sent as Courier-Origin; empty: a random id.
   std::string origin{};

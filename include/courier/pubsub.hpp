@@ -178,7 +178,8 @@ struct history_limits {
 
 struct router_config {
   history_limits history{};
-  /// The loop of the router's own actor (default: round-robin).
+  /// The loop of the router's own actor (default: next to the caller, as
+  /// spawn_options{} places an actor).
   std::optional<std::uint16_t> loop{};
   /// Subjects counted one by one in router_stats; later ones are counted
   /// in the totals only.
