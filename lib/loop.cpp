@@ -602,9 +602,10 @@ void loop::run_actor(actor& a) {
   // After a stop request only the message in hand finishes.
   while (budget-- > 0 && !box.empty() && acc::state(a) == running &&
          !stop_requested_.load(std::memory_order_relaxed)) {
-    // Handled in place: queued envelopes never move.
-    dispatch(a, box.front());
-    box.pop_front();
+    envelope e;
+    box.pop(e);
+    e.target = acc::self(a);
+    dispatch(a, e);
     ++handled;
   }
   running_ = nullptr;
@@ -724,8 +725,9 @@ void loop::finalize(actor& a) {
                                                           : errc::target_dead;
   mailbox& box = acc::box(a);
   while (!box.empty()) {
-    envelope e = std::move(box.front());
-    box.pop_front();
+    envelope e;
+    box.pop(e);
+    e.target = acc::self(a);
     dead_letter(e, reason);
   }
   release_slot(system_core::slot_of(acc::self(a)));

@@ -29,6 +29,7 @@ class block_pool {
     mailbox::block* b = free_.back();
     free_.pop_back();
     b->next = nullptr;
+    b->used = 0;
     return b;
   }
 
@@ -54,28 +55,37 @@ thread_local block_pool pool;
 
 mailbox::~mailbox() {
   while (size_ > 0) {
-    pop_front();
+    envelope e;
+    pop(e);
   }
   shrink();
+}
+
+std::size_t mailbox::blocks() const noexcept {
+  std::size_t n = 0;
+  for (const block* b = head_; b != nullptr; b = b->next) {
+    ++n;
+  }
+  return n;
 }
 
 void mailbox::append_block() {
   block* b = pool.get();
   if (tail_ == nullptr) {
     head_ = b;
-    head_pos_ = 0;
+    head_off_ = 0;
   } else {
     tail_->next = b;
   }
   tail_ = b;
-  tail_pos_ = 0;
+  tail_off_ = 0;
 }
 
 void mailbox::drop_head_block() noexcept {
   block* next = head_->next;
   pool.put(head_);
   head_ = next;
-  head_pos_ = 0;
+  head_off_ = 0;
 }
 
 void mailbox::shrink() noexcept {
@@ -83,8 +93,8 @@ void mailbox::shrink() noexcept {
     pool.put(head_);
     head_ = nullptr;
     tail_ = nullptr;
-    head_pos_ = 0;
-    tail_pos_ = 0;
+    head_off_ = 0;
+    tail_off_ = 0;
   }
 }
 

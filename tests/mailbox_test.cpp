@@ -11,9 +11,11 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -211,38 +213,134 @@ BOOST_AUTO_TEST_CASE(push_and_pop_keep_fifo_order_across_blocks) {
   auto pop = [&](int n) {
     for (int i = 0; i < n; ++i) {
       BOOST_REQUIRE(!mb.empty());
-      BOOST_TEST(mb.front().get<std::uint64_t>() == next_out);
+      courier::detail::envelope e;
+      mb.pop(e);
+      BOOST_REQUIRE((e.type() == courier::detail::type_of<std::uint64_t>()));
+      BOOST_TEST(e.get<std::uint64_t>() == next_out);
       ++next_out;
-      mb.pop_front();
     }
   };
   push(3);
   pop(2);
-  push(40);
-  pop(20);
-  push(17);
-  pop(38);
+  push(400);
+  pop(200);
+  push(170);
+  pop(371);
   BOOST_TEST(mb.empty());
   mb.shrink();
+  BOOST_TEST(mb.blocks() == 0u);
   push(9);
   BOOST_TEST(mb.size() == 9u);
   pop(9);
   BOOST_TEST(next_out == next_in);
 }
 
-BOOST_AUTO_TEST_CASE(queued_envelope_stays_put_while_more_are_pushed) {
+BOOST_AUTO_TEST_CASE(a_small_tell_takes_24_bytes_and_a_reply_48) {
+  courier::detail::envelope tell;
+  tell.emplace<std::int64_t>(1);
+  BOOST_TEST(courier::detail::mailbox::record_size(tell) == 24u);
+  // 100,000 queued int64 tells fill 1 KiB blocks of 42 records each.
   courier::detail::mailbox mb;
-  courier::detail::envelope first;
-  first.emplace<std::uint64_t>(7u);
-  mb.push(std::move(first));
-  courier::detail::envelope* front = &mb.front();
-  for (std::uint64_t i = 0; i < 100; ++i) {
+  for (int i = 0; i < 100000; ++i) {
     courier::detail::envelope e;
-    e.emplace<std::uint64_t>(i);
+    e.emplace<std::int64_t>(i);
     mb.push(std::move(e));
   }
-  BOOST_TEST(&mb.front() == front);
-  BOOST_TEST(front->get<std::uint64_t>() == 7u);
+  BOOST_TEST(mb.blocks() == (100000u + 41u) / 42u);
+  courier::detail::envelope request;
+  request.emplace<std::int64_t>(2);
+  request.kind = courier::detail::envelope_kind::reply;
+  request.request_id = 9;
+  BOOST_TEST(courier::detail::mailbox::record_size(request) == 48u);
+  request.kind = courier::detail::envelope_kind::message;
+  request.request_id = 0;
+}
+
+namespace {
+
+// Counts live instances, to see that the mailbox destroys what it moves.
+struct tracked {
+  explicit tracked(int v, std::atomic<int>* live) : value(v), live(live) {
+    ++*live;
+  }
+  tracked(tracked&& o) noexcept : value(o.value), live(o.live) { ++*live; }
+  tracked& operator=(tracked&&) = delete;
+  ~tracked() { --*live; }
+  int value;
+  std::atomic<int>* live;
+};
+
+using big_array = std::array<std::uint64_t, 20>;
+
+struct alignas(16) wide {
+  std::uint64_t a;
+  std::uint64_t b;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(records_of_every_shape_come_back_whole) {
+  std::atomic<int> live{0};
+  {
+    courier::detail::mailbox mb;
+    std::string big(1000, 'x');  // std::string: inline, non-trivial
+    for (int i = 0; i < 300; ++i) {
+      courier::detail::envelope e;
+      switch (i % 5) {
+        case 0:
+          e.emplace<std::string>(big + std::to_string(i));
+          break;
+        case 1:
+          e.emplace<wide>(wide{static_cast<std::uint64_t>(i), 7});
+          break;
+        case 2:
+          e.emplace<tracked>(i, &live);
+          break;
+        case 3:  // too big for the envelope: on the heap
+          e.emplace<big_array>();
+          e.get<big_array>()[19] = static_cast<std::uint64_t>(i);
+          break;
+        default:  // a timer tick: kind and request id, no way back
+          e.emplace<std::uint8_t>(static_cast<std::uint8_t>(i));
+          e.kind = courier::detail::envelope_kind::timer;
+          e.request_id = 1000 + static_cast<std::uint64_t>(i);
+          break;
+      }
+      mb.push(std::move(e));
+      BOOST_TEST(e.type() == nullptr);
+    }
+    BOOST_TEST(live.load() == 60);
+    for (int i = 0; i < 250; ++i) {
+      courier::detail::envelope e;
+      mb.pop(e);
+      switch (i % 5) {
+        case 0:
+          BOOST_TEST(e.get<std::string>() == big + std::to_string(i));
+          break;
+        case 1:
+          BOOST_TEST(reinterpret_cast<std::uintptr_t>(&e.get<wide>()) % 16 ==
+                     0u);
+          BOOST_TEST(e.get<wide>().a == static_cast<std::uint64_t>(i));
+          BOOST_TEST(e.get<wide>().b == 7u);
+          break;
+        case 2:
+          BOOST_TEST(e.get<tracked>().value == i);
+          break;
+        case 3:
+          BOOST_TEST(e.get<big_array>()[19] == static_cast<std::uint64_t>(i));
+          break;
+        default:
+          BOOST_TEST((e.kind == courier::detail::envelope_kind::timer));
+          BOOST_TEST(e.request_id == 1000 + static_cast<std::uint64_t>(i));
+          BOOST_TEST(e.get<std::uint8_t>() == static_cast<std::uint8_t>(i));
+          e.kind = courier::detail::envelope_kind::message;
+          break;
+      }
+    }
+    BOOST_TEST(live.load() == 10);
+    // The rest are destroyed with the mailbox.
+  }
+  BOOST_TEST(live.load() == 0);
 }
 
 BOOST_AUTO_TEST_CASE(per_sender_fifo_on_the_same_loop) {

@@ -36,7 +36,10 @@ struct vtable_holder {
   static constexpr msg_vtable value = {
       fits_inline<T> && !trivial ? &relocate : nullptr,
       fits_inline<T> ? (trivial ? nullptr : &destroy_inline) : &destroy_heap,
-      type_name<T>(), !fits_inline<T>};
+      type_name<T>(),
+      !fits_inline<T>,
+      static_cast<unsigned short>(fits_inline<T> ? sizeof(T) : sizeof(T*)),
+      static_cast<unsigned short>(fits_inline<T> ? alignof(T) : alignof(T*))};
 };
 
 /// The type id of message type T.
@@ -53,6 +56,7 @@ enum class reply_mode : std::uint8_t {
 };
 
 class envelope;
+class mailbox;
 
 /// Answers an unanswered request that is being destroyed with
 /// errc::broken_promise (defined in lib/). Thread safety: any thread.
@@ -146,6 +150,8 @@ class envelope {
   reply_mode mode = reply_mode::none;
 
  private:
+  friend class mailbox;  // stores and restores envelopes in compact form
+
   // A request must never vanish unanswered: its asker would wait forever.
   void finish() noexcept {
     if (mode != reply_mode::none) {

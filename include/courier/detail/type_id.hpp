@@ -16,6 +16,10 @@ struct msg_vtable {
   std::string_view name;
   /// True when the object lives on the heap and the envelope holds a pointer.
   bool on_heap;
+  /// Bytes of the envelope's buffer the object (or the pointer) takes.
+  unsigned short stored_size;
+  /// Their alignment.
+  unsigned short stored_align;
 };
 
 using type_id = const msg_vtable*;
