@@ -119,6 +119,7 @@ loop::loop(system_core& core, std::uint16_t index, uv_loop_t* external)
       uv_(external != nullptr ? external : &own_loop_),
       external_(external != nullptr),
       bulk_(new inbound_item[bulk_size]),
+      spin_(core.config().spin),
       chunks_(new std::atomic<slot*>[max_chunks]) {
   for (std::uint32_t i = 0; i < max_chunks; ++i) {
     chunks_[i].store(nullptr, std::memory_order_relaxed);
@@ -776,30 +777,51 @@ void loop::stop_all_actors() {
 // --- sleeping and waking ----------------------------------------------------
 
 bool loop::spin_for_work() {
-  auto spin = core_.config().spin;
-  if (spin.count() <= 0 || !did_work_) {
+  if (!did_work_) {
     return false;
   }
   did_work_ = false;
-  auto deadline = std::chrono::steady_clock::now() + spin;
+  using clock = spin_policy::clock;
+  clock::time_point start = clock::now();
+  spin_policy::duration budget = spin_.budget(start);
+  if (budget <= spin_policy::duration::zero()) {
+    return false;
+  }
+  clock::time_point deadline = start + budget;
+  clock::time_point last = start;
   // I/O that became ready ends the spin: sockets are served in libuv's
   // poll phase, which a spin would otherwise hold back (an HTTP edge lost
   // a quarter of its requests per second to it).
   pollfd backend{uv_backend_fd(uv_), POLLIN, 0};
+  bool found = false;
   for (unsigned i = 0;; ++i) {
     if (has_pending_work()) {
-      return true;
+      spin_.hit();
+      found = true;
+      break;
     }
     if ((i & 63) == 63) {
       if (backend.fd >= 0 && ::poll(&backend, 1, 0) > 0) {
-        return false;
+        spin_.io();
+        break;
       }
-      if (std::chrono::steady_clock::now() >= deadline) {
-        return false;
+      clock::time_point now = clock::now();
+      if (now - last > spin_policy::preempted_gap) {
+        spin_.preempted(now);
+        break;
+      }
+      last = now;
+      if (now >= deadline) {
+        spin_.miss();
+        break;
       }
     }
     cpu_relax();
   }
+  spin_hits_.store(spin_.hits(), std::memory_order_relaxed);
+  spin_misses_.store(spin_.misses(), std::memory_order_relaxed);
+  spin_preemptions_.store(spin_.preemptions(), std::memory_order_relaxed);
+  return found;
 }
 
 void loop::maybe_sleep() {
@@ -951,6 +973,9 @@ loop_metrics loop::snapshot() const {
   m.inbound_depth = inbound_.size_approx();
   m.timers = timers_count_.load(std::memory_order_relaxed);
   m.timer_ticks_skipped = timers_skipped_.load(std::memory_order_relaxed);
+  m.spin_hits = spin_hits_.load(std::memory_order_relaxed);
+  m.spin_misses = spin_misses_.load(std::memory_order_relaxed);
+  m.spin_preemptions = spin_preemptions_.load(std::memory_order_relaxed);
   return m;
 }
 

@@ -12,6 +12,7 @@
 
 #include "inbound_item.hpp"
 #include "pending_asks.hpp"
+#include "spin_policy.hpp"
 #include "timers.hpp"
 
 #include <concurrentqueue/concurrentqueue.h>
@@ -228,6 +229,7 @@ class loop {
   std::atomic<bool> uv_stop_requested_{false};
   bool actors_stopped_ = false;
   bool did_work_ = false;
+  spin_policy spin_;
 
   // The slot table: chunks of slots, published once, never moved.
   std::unique_ptr<std::atomic<slot*>[]> chunks_;
@@ -255,6 +257,9 @@ class loop {
   std::atomic<std::uint64_t> actors_{0};
   std::atomic<std::uint64_t> timers_count_{0};
   std::atomic<std::uint64_t> timers_skipped_{0};
+  std::atomic<std::uint64_t> spin_hits_{0};
+  std::atomic<std::uint64_t> spin_misses_{0};
+  std::atomic<std::uint64_t> spin_preemptions_{0};
 };
 
 }  // namespace courier::detail

@@ -14,6 +14,11 @@ struct loop_metrics {
   std::uint64_t inbound_depth = 0;  ///< cross-thread messages waiting
   std::uint64_t timers = 0;         ///< actor timers pending
   std::uint64_t timer_ticks_skipped = 0;  ///< periodic ticks not piled up
+  /// Spins before sleeping (docs/scheduling.md): found work, ran out, or
+  /// lost the CPU to another thread (the loop then stops spinning a while).
+  std::uint64_t spin_hits = 0;
+  std::uint64_t spin_misses = 0;
+  std::uint64_t spin_preemptions = 0;
 };
 
 /// A snapshot of a system's counters. Every drop, timeout, dead letter and

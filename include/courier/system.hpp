@@ -41,8 +41,10 @@ struct system_config {
   std::size_t loops = 0;
   /// Messages an actor may handle per turn before the next actor runs.
   std::uint32_t throughput = 64;
-  /// How long an idle loop keeps checking its inbound queue before it
+  /// The longest an idle loop keeps checking its inbound queue before it
   /// sleeps in uv_run (only after it has just done work; 0 = never spin).
+  /// The loop spins less while spins find nothing, and not at all for a
+  /// while after a spin lost its CPU to another thread (docs/scheduling.md).
   std::chrono::microseconds spin{50};
   std::function<void(const dead_letter&)> on_dead_letter{};
   std::function<void(const unhandled_message&)> on_unhandled{};
