@@ -567,8 +567,8 @@ void loop::process() {
 bool loop::drain_inbound(std::size_t max) {
   bool got = false;
   while (max > 0) {
-    std::size_t n = inbound_.try_dequeue_bulk(*consumer_, bulk_.get(),
-                                              std::min(max, bulk_size));
+    std::size_t want = std::min(max, bulk_size);
+    std::size_t n = inbound_.try_dequeue_bulk(*consumer_, bulk_.get(), want);
     if (n == 0) {
       break;
     }
@@ -576,6 +576,13 @@ bool loop::drain_inbound(std::size_t max) {
     max -= n;
     for (std::size_t i = 0; i < n; ++i) {
       post_local(std::move(from_inbound(bulk_[i])));
+    }
+    if (n < want) {
+      // The queue held no more a moment ago. Asking again at once would
+      // mostly take one or two messages, each take touching the lines the
+      // producers write (the cost of a cross-thread send is in those
+      // lines): handle these first.
+      break;
     }
   }
   return got;
