@@ -12,13 +12,20 @@
 #   poll_1k   1,000 long-poll clients x 1,000 events; nchan twice: with
 #             its default (one message per answer) and with multipart
 #             answers (every message available, as courier answers)
-# interleaved for ${ROUNDS:-1} rounds; the table shows medians. Events are
-# published as fast as a 32-deep pipeline allows, so deliveries/s is the
-# fan-out throughput and p99 includes the queueing of a burst. "server CPU
+#   sse_paced, poll_paced
+#             the SSE and long-poll workloads with one publish in flight:
+#             each POST leaves after the previous one's answer, so events
+#             come one at a time and latency is that of one event, not of
+#             a burst's queue (nchan long polls with multipart answers)
+# interleaved for ${ROUNDS:-1} rounds; the table shows medians. Except in
+# the paced workloads, events are published as fast as a 32-deep pipeline
+# allows, so deliveries/s is the fan-out throughput and p99 includes the
+# queueing of a burst. "server CPU
 # s" is the server's user + system time from the first publish to the end
 # (on 2 cores, the server and the client each get about one).
 #   benchmarks/push.sh [build-dir]  (installs nginx and libnginx-mod-nchan if
 #                                    missing)
+#   ROUNDS=3 WORKLOADS="sse_paced poll_paced" benchmarks/push.sh  (a subset)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -155,17 +162,19 @@ run() { # <server> <workload> <round>
   if [ "$s" = courier ]; then
     flavor=courier pid=$hub
     sub="http://127.0.0.1:$cport/sse/$ch" pub="http://127.0.0.1:$cport/publish/$ch"
-    [ "$w" = poll_1k ] && sub="http://127.0.0.1:$cport/poll/$ch"
+    case $w in poll_1k | poll_paced) sub="http://127.0.0.1:$cport/poll/$ch" ;; esac
   else
     flavor=nchan pid=$nworker
     sub="http://127.0.0.1:$nport/sub/$ch" pub="http://127.0.0.1:$nport/pub/$ch"
-    [ "$w" = poll_1k_mp ] && sub="http://127.0.0.1:$nport/subm/$ch"
+    case $w in poll_1k_mp | poll_paced) sub="http://127.0.0.1:$nport/subm/$ch" ;; esac
   fi
   case $w in
     idle) args=(idle -c "$big" --hold 3 --deadline 60) ;;
     sse_1k) args=(sse -c 1000 -n 1000 --deadline 60) ;;
     sse_10k) args=(sse -c "$big" -n 100 --deadline 60) ;;
     poll_1k | poll_1k_mp) args=(poll -c 1000 -n 1000 --deadline 90) ;;
+    sse_paced) args=(sse -c 1000 -n 1000 --window 1 --deadline 90) ;;
+    poll_paced) args=(poll -c 1000 -n 1000 --window 1 --deadline 90) ;;
   esac
   local line
   line=$(timeout 150 "$load" "${args[@]}" --server "$flavor" --sub "$sub" \
@@ -181,8 +190,12 @@ for r in $(seq "$rounds"); do
   echo "round $r/$rounds"
   # Idle memory only on fresh servers: after a workload, freed memory
   # stays in the process and new connections reuse it.
-  ws=(sse_1k sse_10k poll_1k)
-  [ "$r" -eq 1 ] && ws=(idle "${ws[@]}")
+  if [ -n "${WORKLOADS:-}" ]; then
+    read -r -a ws <<<"$WORKLOADS"
+  else
+    ws=(sse_1k sse_10k poll_1k sse_paced poll_paced)
+    [ "$r" -eq 1 ] && ws=(idle "${ws[@]}")
+  fi
   for w in "${ws[@]}"; do
     if [ $((r % 2)) -eq 1 ]; then
       run courier "$w" "$r"; run nchan "$w" "$r"
@@ -190,7 +203,9 @@ for r in $(seq "$rounds"); do
       run nchan "$w" "$r"; run courier "$w" "$r"
     fi
   done
-  run nchan poll_1k_mp "$r" # against courier's poll_1k
+  case " ${ws[*]} " in
+    *" poll_1k "*) run nchan poll_1k_mp "$r" ;; # against courier's poll_1k
+  esac
 done
 echo
 
@@ -231,7 +246,7 @@ echo "Medians of $rounds round(s); ratio > 1 means courier is better."
 echo
 row workload courier nchan ratio
 row --- --- --- ---
-for w in sse_1k sse_10k poll_1k poll_1k_mp; do
+for w in sse_1k sse_10k poll_1k poll_1k_mp sse_paced poll_paced; do
   cw=$w nw=$w
   case $w in
     sse_1k) name="SSE 1,000 x 1,000" ;;
@@ -239,9 +254,13 @@ for w in sse_1k sse_10k poll_1k poll_1k_mp; do
     poll_1k) name="long poll 1,000 x 1,000 (nchan: a message per answer)" ;;
     poll_1k_mp) cw=poll_1k
       name="long poll 1,000 x 1,000 (nchan: multipart answers)" ;;
+    sse_paced) name="paced SSE 1,000 x 1,000 (one publish in flight)" ;;
+    poll_paced) name="paced long poll 1,000 x 1,000 (nchan: multipart)" ;;
   esac
   c=$(median $cw courier rate) n=$(median $nw nchan rate)
   row "$name: deliveries/s" "$c" "$n" "$(ratio "$c" "$n")"
+  c=$(median $cw courier p50_ms) n=$(median $nw nchan p50_ms)
+  row "$name: p50 latency ms" "$c" "$n" "$(ratio "$n" "$c")"
   c=$(median $cw courier p99_ms) n=$(median $nw nchan p99_ms)
   row "$name: p99 latency ms" "$c" "$n" "$(ratio "$n" "$c")"
   c=$(median $cw courier server_cpu_s) n=$(median $nw nchan server_cpu_s)

@@ -476,6 +476,37 @@ BOOST_AUTO_TEST_CASE(publish_over_http_with_a_token) {
   BOOST_TEST(f.push.stats().published == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(a_publish_is_answered_after_this_loops_streams_have_it) {
+  // The 202 goes out behind the fan-out to the streams of the push actor's
+  // loop: a publisher that waits for it before the next event does not
+  // queue that event behind this one's writes (benchmarks/push.sh, paced).
+  // On loopback a write lands in the peer's receive queue before it
+  // returns, so the event must be readable the moment the 202 is.
+  http::push_config cfg;
+  cfg.publish = true;
+  fixture f(cfg);
+  const std::uint16_t port = f.srv.port();
+  std::vector<std::unique_ptr<sse_client>> streams;
+  for (int i = 0; i < 20; ++i) {
+    streams.push_back(std::make_unique<sse_client>(port, "/sse/paced.>"));
+    sse_client& s = *streams.back();
+    BOOST_REQUIRE(
+        s.read_until([&] { return s.raw.find("\n\n") != s.raw.npos; }));
+  }
+  for (std::size_t n = 1; n <= 30; ++n) {
+    client::reply r =
+        request(port, "POST", "/publish/paced.x", std::to_string(n),
+                "Content-Type: application/json\r\n");
+    BOOST_REQUIRE_EQUAL(r.status, 202);
+    for (auto& s : streams) {
+      s->c.read_now();
+      s->feed(s->c.take());
+      BOOST_REQUIRE_EQUAL(s->events.size(), n);
+      BOOST_TEST(s->events.back().data == std::to_string(n));
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(bad_parameters_get_a_400_and_limits_a_503) {
   http::push_config cfg;
   cfg.max_streams = 1;

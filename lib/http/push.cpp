@@ -133,6 +133,11 @@ using ms_t = std::uint64_t;
 
 struct get_push_stats {};
 struct drop_push_streams {};
+// A publish's 202, sent through the actor's own mailbox (see publish()).
+struct publish_answer {
+  responder out;
+  std::string id;
+};
 struct stop_feed {};
 
 // A recent event of a channel, with its encodings, built when first
@@ -392,8 +397,15 @@ class push_actor final : public actor {
         source_.ref(), courier::detail::publish_message{std::move(rec)},
         cfg_.router_timeout)
         .then(
-            [out, epoch = source_.epoch()](std::uint64_t seq) {
-              out.send(response::json(202, {{"id", event_id(epoch, seq)}}));
+            [this, out, epoch = source_.epoch()](std::uint64_t seq) {
+              // The router has sequenced the event and sent it on to the
+              // feeds. The answer goes behind them in the loop's ready
+              // list, so that streams of this loop get the event written
+              // before the publisher hears back, as nchan answers after
+              // delivering: a publisher that sends the next event on the
+              // answer does not queue it behind this one's fan-out
+              // (benchmarks/push.sh, paced).
+              self().tell(publish_answer{out, event_id(epoch, seq)});
             },
             [out](const ask_error& e) { out.send(error_response(e, false)); });
   }
@@ -442,6 +454,9 @@ class push_actor final : public actor {
     return {
         [this](get_push_stats) { return snapshot(); },
         [this](drop_push_streams) { drop_streams(); },
+        [](const publish_answer& a) {
+          a.out.send(response::json(202, {{"id", a.id}}));
+        },
     };
   }
 

@@ -78,6 +78,21 @@ class client {
     return true;
   }
 
+  /// Appends what the socket holds now, without waiting; false if nothing.
+  bool read_now() {
+    bool any = false;
+    char tmp[16384];
+    for (;;) {
+      ssize_t n = ::recv(fd_, tmp, sizeof(tmp), MSG_DONTWAIT);
+      if (n <= 0) {
+        closed_ = closed_ || n == 0;
+        return any;
+      }
+      buf_.append(tmp, static_cast<std::size_t>(n));
+      any = true;
+    }
+  }
+
   struct reply {
     int status = 0;
     std::string head;  // status line + headers
