@@ -270,6 +270,56 @@ actor* loop::local_actor(actor_ref ref) const noexcept {
   return a == nullptr || acc::state(*a) == dead ? nullptr : a;
 }
 
+void loop::at_turn_end(turn_end_hook& h) {
+  if (h.queued_ || closing_) {
+    return;
+  }
+  turn_end_.push_back(&h);
+  h.queued_ = true;
+  if (!in_process_) {
+    // Outside a turn (a uv callback): the next turn must come before the
+    // loop blocks in poll. It does (the prepare phase runs first), but the
+    // idle handle makes sure poll does not wait if this came after it.
+    uv_idle_start(&idle_, &loop::on_idle);
+  }
+}
+
+void loop::cancel_turn_end(turn_end_hook& h) noexcept {
+  if (h.queued_) {
+    std::erase(turn_end_, &h);
+    h.queued_ = false;
+  }
+  std::replace(turn_end_running_.begin(), turn_end_running_.end(), &h,
+               static_cast<turn_end_hook*>(nullptr));
+}
+
+void loop::run_turn_end() {
+  // Hooks that register again (a drained stream that queued more) run
+  // again, a bounded number of times; what is left runs next turn.
+  for (int pass = 0; pass < 8 && !turn_end_.empty() && !closing_; ++pass) {
+    turn_end_running_.swap(turn_end_);
+    for (turn_end_hook*& h : turn_end_running_) {
+      if (h != nullptr) {
+        turn_end_hook* hook = h;
+        hook->queued_ = false;
+        // Hooks contain their own failures; this is the last resort, so
+        // that nothing unwinds through libuv.
+        try {
+          hook->at_turn_end();
+        } catch (const std::exception& ex) {
+          core_.failure(actor_ref{}, ex.what());
+        } catch (...) {
+          core_.failure(actor_ref{}, "unknown exception at a turn's end");
+        }
+      }
+    }
+    turn_end_running_.clear();
+  }
+  if (!turn_end_.empty()) {
+    uv_idle_start(&idle_, &loop::on_idle);
+  }
+}
+
 void loop::remove_watcher(stop_watcher* w) noexcept {
   std::erase(watchers_, w);
 }
@@ -561,6 +611,7 @@ void loop::process() {
     did_work_ = did_work_ || inbound;
     run_ready();
   }
+  run_turn_end();
   in_process_ = false;
 }
 
@@ -836,7 +887,7 @@ void loop::maybe_sleep() {
     if (closing_) {
       return;
     }
-    if (ready_head_ != nullptr) {
+    if (ready_head_ != nullptr || !turn_end_.empty()) {
       uv_idle_start(&idle_, &loop::on_idle);
       return;
     }

@@ -34,6 +34,25 @@ namespace courier::detail {
 class system_core;
 class stop_watcher;
 
+/// Work that a loop runs once at the end of its current turn, after every
+/// ready actor has run (see loop::at_turn_end). The HTTP edge flushes its
+/// SSE streams there, so that everything the actors queued for a socket in
+/// one turn leaves in one write.
+class turn_end_hook {
+ public:
+  virtual void at_turn_end() = 0;
+
+ protected:
+  turn_end_hook() = default;
+  turn_end_hook(const turn_end_hook&) = delete;
+  turn_end_hook& operator=(const turn_end_hook&) = delete;
+  ~turn_end_hook() = default;
+
+ private:
+  friend class loop;
+  bool queued_ = false;
+};
+
 class loop {
  public:
   loop(system_core& core, std::uint16_t index, uv_loop_t* external);
@@ -106,6 +125,14 @@ class loop {
   /// The live actor of `ref` on this loop, or null. Thread safety: this
   /// loop.
   actor* local_actor(actor_ref ref) const noexcept;
+
+  /// Runs `h` once, when the loop's current turn ends (after the ready
+  /// actors ran), or at the start of the next turn if called outside one.
+  /// A hook that registers again runs again before the loop may sleep.
+  /// Thread safety: this loop. The hook's owner must call
+  /// cancel_turn_end() before it dies.
+  void at_turn_end(turn_end_hook& h);
+  void cancel_turn_end(turn_end_hook& h) noexcept;
 
   /// Stop watchers (see event_feed.hpp). Thread safety: this loop.
   void add_watcher(stop_watcher* w) { watchers_.push_back(w); }
@@ -183,6 +210,7 @@ class loop {
   }
   void on_timer_due();
   void dead_letter(envelope& e, errc reason);
+  void run_turn_end();
   void maybe_sleep();
   bool spin_for_work();
   bool has_pending_work() const noexcept {
@@ -250,6 +278,8 @@ class loop {
   pending_asks asks_;
   timer_table timers_;
   std::vector<stop_watcher*> watchers_;
+  std::vector<turn_end_hook*> turn_end_;
+  std::vector<turn_end_hook*> turn_end_running_;
   std::uint64_t timer_due_ = 0;
 
   std::atomic<std::uint64_t> messages_{0};

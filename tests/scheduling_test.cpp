@@ -4,13 +4,19 @@
 
 #include "courier/courier.hpp"
 
+#include "loop.hpp"
 #include "spin_policy.hpp"
 #include "support/time_limit.hpp"
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <future>
+#include <memory>
+#include <string>
+#include <vector>
 
 using namespace std::chrono_literals;
 using courier::detail::spin_policy;
@@ -122,6 +128,94 @@ BOOST_AUTO_TEST_CASE(loops_count_their_spins_and_spin_zero_turns_them_off) {
     }
     BOOST_TEST(spins(sys.metrics()) == 0u);
   }
+}
+
+namespace {
+
+// Records what ran, in order (loop thread only).
+struct journal {
+  std::vector<std::string> lines;
+};
+
+class recorder final : public courier::detail::turn_end_hook {
+ public:
+  recorder(journal& j, std::string name, int again = 0)
+      : j_(j), name_(std::move(name)), again_(again) {}
+  void at_turn_end() override {
+    j_.lines.push_back(name_);
+    if (again_-- > 0) {
+      courier::detail::loop::current()->at_turn_end(*this);
+    }
+  }
+
+ private:
+  journal& j_;
+  std::string name_;
+  int again_;
+};
+
+struct note {
+  std::string text;
+};
+struct start_turn {
+  courier::actor_ref peer;
+};
+struct report {};
+
+class turn_actor : public courier::actor {
+ public:
+  explicit turn_actor(journal* j) : j_(j) {}
+
+ protected:
+  courier::behavior behavior() override {
+    return {
+        [this](const start_turn& s) {
+          auto* here = courier::detail::loop::current();
+          first_ = std::make_unique<recorder>(*j_, "hook");
+          twice_ = std::make_unique<recorder>(*j_, "again", 2);
+          cancelled_ = std::make_unique<recorder>(*j_, "cancelled");
+          here->at_turn_end(*first_);
+          here->at_turn_end(*first_);  // once per turn, however often asked
+          here->at_turn_end(*cancelled_);
+          here->at_turn_end(*twice_);
+          here->cancel_turn_end(*cancelled_);
+          j_->lines.push_back("handler");
+          s.peer.tell(note{"peer"});
+        },
+        [this](const note& n) { j_->lines.push_back(n.text); },
+        [this](report) { return j_->lines; },
+    };
+  }
+
+ private:
+  journal* j_;
+  std::unique_ptr<recorder> first_;
+  std::unique_ptr<recorder> twice_;
+  std::unique_ptr<recorder> cancelled_;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(turn_end_hooks_run_after_the_turns_actors) {
+  courier::test::time_limit guard{std::chrono::seconds(60)};
+  journal j;
+  courier::system sys{courier::system_config{.loops = 1}};
+  auto a = sys.spawn<turn_actor>(&j);
+  auto b = sys.spawn<turn_actor>(&j);
+  a.tell(start_turn{b});
+  // A report handled in the same turn as start_turn would see the journal
+  // before the hooks ran: ask until the re-registering hook ran its three
+  // times (it always does within one process() call).
+  std::vector<std::string> lines;
+  for (int tries = 0; tries < 1000; ++tries) {
+    lines = a.ask<std::vector<std::string>>(report{}).get();
+    if (std::count(lines.begin(), lines.end(), "again") == 3) {
+      break;
+    }
+  }
+  std::vector<std::string> want{"handler", "peer",  "hook",
+                                "again",   "again", "again"};
+  BOOST_TEST(lines == want, boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

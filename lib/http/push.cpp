@@ -274,7 +274,7 @@ class channel_feed final : public actor {
   std::uint64_t channel_;
 };
 
-class push_actor final : public actor {
+class push_actor final : public actor, private courier::detail::turn_end_hook {
  public:
   push_actor(courier::router source, push_config cfg)
       : source_(std::move(source)), cfg_(std::move(cfg)) {
@@ -454,8 +454,12 @@ class push_actor final : public actor {
     return {
         [this](get_push_stats) { return snapshot(); },
         [this](drop_push_streams) { drop_streams(); },
-        [](const publish_answer& a) {
-          a.out.send(response::json(202, {{"id", a.id}}));
+        [this](publish_answer& a) {
+          // The edge writes the streams' frames when the loop's turn ends;
+          // this hook registers after its, so the 202 follows them.
+          answers_.push_back(std::move(a));
+          hook_loop_ = courier::detail::loop::current();
+          hook_loop_->at_turn_end(*this);
         },
     };
   }
@@ -469,7 +473,24 @@ class push_actor final : public actor {
     every(tick, [this] { on_tick(); });
   }
 
+  void at_turn_end() override {
+    courier::detail::loop::actor_scope scope(*hook_loop_, *this);
+    std::vector<publish_answer> now;
+    now.swap(answers_);
+    for (const publish_answer& a : now) {
+      a.out.send(response::json(202, {{"id", a.id}}));
+    }
+  }
+
   void on_stop() override {
+    if (hook_loop_ != nullptr) {
+      hook_loop_->cancel_turn_end(*this);
+      hook_loop_ = nullptr;
+    }
+    for (const publish_answer& a : answers_) {
+      a.out.send(response::json(202, {{"id", a.id}}));
+    }
+    answers_.clear();
     alive_.reset();  // callbacks from the edge find nothing from now on
     for (auto& [pattern, ch] : channels_) {
       end_channel(*ch);
@@ -1342,6 +1363,9 @@ class push_actor final : public actor {
   std::vector<std::uint64_t> dead_streams_;
   std::vector<std::uint64_t> dead_waiters_;
   std::uint64_t next_id_ = 1;
+  // 202s of sequenced publishes, sent when the loop's turn ends.
+  std::vector<publish_answer> answers_;
+  courier::detail::loop* hook_loop_ = nullptr;
   int depth_ = 0;
   push_stats stats_;
 };
