@@ -4,6 +4,7 @@
 
 #include "actor_access.hpp"
 #include "event_feed.hpp"
+#include "loop_internal.hpp"
 #include "mailbox_impl.hpp"
 #include "registry.hpp"
 #include "system_core.hpp"
@@ -38,13 +39,6 @@ constexpr std::size_t bulk_size = 256;
 constexpr std::size_t drain_per_round = 4 * bulk_size;
 // Rounds per loop iteration before yielding to libuv (timers, I/O).
 constexpr int rounds_per_iteration = 64;
-
-using acc = actor_access;
-
-template <class H>
-uv_handle_t* as_handle(H* h) noexcept {
-  return reinterpret_cast<uv_handle_t*>(h);
-}
 
 void check_uv(int rc, const char* what) {
   if (rc != 0) {
@@ -204,140 +198,6 @@ actor* loop::resolve(actor_ref ref) const noexcept {
   return s->ptr.load(std::memory_order_acquire);
 }
 
-actor_ref loop::add(std::unique_ptr<actor> a) {
-  std::uint32_t index;
-  std::uint32_t gen;
-  {
-    std::lock_guard<std::mutex> lock(table_mutex_);
-    if (free_head_ != npos) {
-      index = free_head_;
-      free_head_ = slot_at(index).next_free;
-    } else {
-      index = slots_used_;
-      std::uint32_t c = index >> chunk_bits;
-      if (c >= max_chunks) {
-        throw std::length_error("courier: too many actors on one loop");
-      }
-      if (chunks_[c].load(std::memory_order_relaxed) == nullptr) {
-        chunks_[c].store(new slot[chunk_size], std::memory_order_release);
-      }
-      ++slots_used_;
-    }
-    slot& s = slot_at(index);
-    gen = s.generation.load(std::memory_order_relaxed);
-    acc::home(*a) = this;
-    acc::self(*a) = core_.make_ref(index_, index, gen);
-    actor* raw = a.release();
-    s.ptr.store(raw, std::memory_order_release);
-    if (this_loop != this) {
-      to_start_.push_back(raw);
-      has_starts_.store(true, std::memory_order_relaxed);
-    } else {
-      schedule(*raw);
-    }
-  }
-  actors_.fetch_add(1, std::memory_order_relaxed);
-  if (this_loop != this) {
-    wake_if_sleeping();
-  }
-  return core_.make_ref(index_, index, gen);
-}
-
-bool loop::take_starts() {
-  if (!has_starts_.load(std::memory_order_acquire)) {
-    return false;
-  }
-  {
-    std::lock_guard<std::mutex> lock(table_mutex_);
-    starting_.swap(to_start_);
-    has_starts_.store(false, std::memory_order_relaxed);
-  }
-  for (actor* a : starting_) {
-    if (acc::state(*a) == created) {
-      schedule(*a);
-    }
-  }
-  bool any = !starting_.empty();
-  starting_.clear();
-  return any;
-}
-
-actor* loop::local_actor(actor_ref ref) const noexcept {
-  if (system_core::system_of(ref) != core_.id() || ref.loop() != index_) {
-    return nullptr;
-  }
-  actor* a = resolve(ref);
-  return a == nullptr || acc::state(*a) == dead ? nullptr : a;
-}
-
-void loop::at_turn_end(turn_end_hook& h) {
-  if (h.queued_ || closing_) {
-    return;
-  }
-  turn_end_.push_back(&h);
-  h.queued_ = true;
-  if (!in_process_) {
-    // Outside a turn (a uv callback): the next turn must come before the
-    // loop blocks in poll. It does (the prepare phase runs first), but the
-    // idle handle makes sure poll does not wait if this came after it.
-    uv_idle_start(&idle_, &loop::on_idle);
-  }
-}
-
-void loop::cancel_turn_end(turn_end_hook& h) noexcept {
-  if (h.queued_) {
-    std::erase(turn_end_, &h);
-    h.queued_ = false;
-  }
-  std::replace(turn_end_running_.begin(), turn_end_running_.end(), &h,
-               static_cast<turn_end_hook*>(nullptr));
-}
-
-void loop::run_turn_end() {
-  // Hooks that register again (a drained stream that queued more) run
-  // again, a bounded number of times; what is left runs next turn.
-  for (int pass = 0; pass < 8 && !turn_end_.empty() && !closing_; ++pass) {
-    turn_end_running_.swap(turn_end_);
-    for (turn_end_hook*& h : turn_end_running_) {
-      if (h != nullptr) {
-        turn_end_hook* hook = h;
-        hook->queued_ = false;
-        // Hooks contain their own failures; this is the last resort, so
-        // that nothing unwinds through libuv.
-        try {
-          hook->at_turn_end();
-        } catch (const std::exception& ex) {
-          core_.failure(actor_ref{}, ex.what());
-        } catch (...) {
-          core_.failure(actor_ref{}, "unknown exception at a turn's end");
-        }
-      }
-    }
-    turn_end_running_.clear();
-  }
-  if (!turn_end_.empty()) {
-    uv_idle_start(&idle_, &loop::on_idle);
-  }
-}
-
-void loop::remove_watcher(stop_watcher* w) noexcept {
-  std::erase(watchers_, w);
-}
-
-void loop::watch(actor& a) noexcept {
-  acc::watched(a) = true;
-}
-
-void loop::release_slot(std::uint32_t index) noexcept {
-  std::lock_guard<std::mutex> lock(table_mutex_);
-  slot& s = slot_at(index);
-  std::uint32_t gen = s.generation.load(std::memory_order_relaxed) + 1;
-  s.generation.store(gen == 0 ? 1 : gen, std::memory_order_release);
-  s.ptr.store(nullptr, std::memory_order_relaxed);
-  s.next_free = free_head_;
-  free_head_ = index;
-}
-
 // --- sending ----------------------------------------------------------------
 
 void loop::post_local(envelope&& e) {
@@ -417,165 +277,6 @@ void loop::dead_letter(envelope& e, errc reason) {
                     : "the target actor is not alive");
   }
   e.reset();
-}
-
-// --- asks -------------------------------------------------------------------
-
-std::uint64_t loop::add_request(pending_asks::continuation&& cont,
-                                std::chrono::milliseconds timeout) {
-  if (running_ == nullptr) {
-    throw std::logic_error("courier: actor::ask used outside a handler");
-  }
-  uv_update_time(uv_);
-  std::uint64_t deadline =
-      uv_now(uv_) + static_cast<std::uint64_t>(timeout.count());
-  std::uint64_t id = asks_.add(acc::self(*running_), std::move(cont), deadline);
-  if (timer_due_ == 0 || deadline < timer_due_) {
-    arm_timer();
-  }
-  return id;
-}
-
-// --- timers -----------------------------------------------------------------
-
-std::uint64_t loop::add_timer(actor& owner, std::string_view key,
-                              std::uint64_t delay_ms, std::uint64_t period_ms,
-                              std::unique_ptr<timer_action> action) {
-  if (acc::state(owner) == dead) {
-    return 0;
-  }
-  if (!key.empty()) {
-    if (std::uint64_t old = timers_.find_key(&owner, key); old != 0) {
-      timers_.erase(old, acc::timers(owner));
-    }
-  }
-  uv_update_time(uv_);
-  std::uint64_t deadline = uv_now(uv_) + delay_ms;
-  std::uint64_t id = timers_.add(&owner, acc::timers(owner), deadline,
-                                 period_ms, std::move(action));
-  if (!key.empty()) {
-    timers_.set_key(id, key);
-  }
-  if (timer_due_ == 0 || deadline < timer_due_) {
-    arm_timer();
-  }
-  publish_timer_counts();
-  return id;
-}
-
-bool loop::cancel_timer(std::uint64_t id) {
-  timer_table::record* r = timers_.find(id);
-  if (r == nullptr) {
-    return false;
-  }
-  // The uv timer may stay armed for this deadline: it then finds nothing
-  // due and re-arms for the next one.
-  timers_.erase(id, acc::timers(*r->owner));
-  publish_timer_counts();
-  return true;
-}
-
-void loop::cancel_timers_of(actor& owner) {
-  timers_.erase_all(acc::timers(owner));
-  publish_timer_counts();
-}
-
-void loop::run_timer(actor& a, envelope& e) {
-  std::uint64_t id = e.request_id;
-  timer_table::record* r = timers_.find(id);
-  if (r == nullptr || r->owner != &a) {
-    return;  // cancelled or replaced after this tick was queued
-  }
-  r->queued = false;
-  bool last = r->period == 0;
-  std::unique_ptr<timer_action> action = std::move(r->action);
-  if (last) {
-    timers_.erase(id, acc::timers(a));
-    publish_timer_counts();
-  }
-  // A periodic timer gets its action back unless the action cancelled or
-  // replaced it.
-  auto give_back = [&] {
-    if (!last) {
-      if (timer_table::record* again = timers_.find(id); again != nullptr) {
-        again->action = std::move(action);
-      }
-    }
-  };
-  envelope msg;
-  bool is_message;
-  try {
-    is_message = action->fire(msg, last);
-  } catch (...) {
-    give_back();
-    throw;
-  }
-  give_back();
-  if (is_message) {
-    msg.target = acc::self(a);
-    current_ = &msg;
-    handle_message(a, msg);
-    current_ = &e;
-  }
-}
-
-void loop::arm_timer() {
-  std::uint64_t due = asks_.next_deadline();
-  std::uint64_t t = timers_.next_deadline();
-  if (t != 0 && (due == 0 || t < due)) {
-    due = t;
-  }
-  if (due == 0 || closing_) {
-    timer_due_ = 0;
-    uv_timer_stop(&timer_);
-    return;
-  }
-  std::uint64_t now = uv_now(uv_);
-  uv_timer_start(&timer_, &loop::on_timer, due > now ? due - now : 0, 0);
-  timer_due_ = due;
-}
-
-void loop::on_timer_due() {
-  timer_due_ = 0;
-  std::uint64_t now = uv_now(uv_);
-  timers_.expire(now, [this](std::uint64_t id, actor* owner) {
-    envelope e;
-    e.kind = envelope_kind::timer;
-    e.target = acc::self(*owner);
-    e.request_id = id;
-    acc::box(*owner).push(std::move(e));
-    schedule(*owner);
-  });
-  publish_timer_counts();
-  asks_.expire(now, [this](std::uint64_t id, actor_ref owner) {
-    core_.ask_timeouts.fetch_add(1, std::memory_order_relaxed);
-    envelope e;
-    e.emplace<ask_failure>(
-        ask_failure{errc::ask_timeout, "no reply before the deadline"});
-    e.kind = envelope_kind::reply;
-    e.target = owner;
-    e.request_id = id;
-    post_local(std::move(e));
-  });
-  arm_timer();
-}
-
-void loop::deliver_reply(envelope& e) {
-  pending_asks::record* r = asks_.find(e.request_id);
-  if (r == nullptr) {
-    core_.late_replies.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  bool is_timeout = e.type() == type_of<ask_failure>() &&
-                    e.get<ask_failure>().code == errc::ask_timeout;
-  if (r->timed_out && !is_timeout) {
-    // The answer lost the race against the deadline; the timeout follows.
-    core_.late_replies.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  pending_asks::continuation cont = std::move(r->cont);
-  asks_.erase(e.request_id);
-  cont(e);
 }
 
 // --- running actors ---------------------------------------------------------
@@ -832,6 +533,58 @@ void loop::stop_all_actors() {
   core_.loop_stopped();
 }
 
+// --- the end of a turn ------------------------------------------------------
+
+void loop::at_turn_end(turn_end_hook& h) {
+  if (h.queued_ || closing_) {
+    return;
+  }
+  turn_end_.push_back(&h);
+  h.queued_ = true;
+  if (!in_process_) {
+    // Outside a turn (a uv callback): the next turn must come before the
+    // loop blocks in poll. It does (the prepare phase runs first), but the
+    // idle handle makes sure poll does not wait if this came after it.
+    uv_idle_start(&idle_, &loop::on_idle);
+  }
+}
+
+void loop::cancel_turn_end(turn_end_hook& h) noexcept {
+  if (h.queued_) {
+    std::erase(turn_end_, &h);
+    h.queued_ = false;
+  }
+  std::replace(turn_end_running_.begin(), turn_end_running_.end(), &h,
+               static_cast<turn_end_hook*>(nullptr));
+}
+
+void loop::run_turn_end() {
+  // Hooks that register again (a drained stream that queued more) run
+  // again, a bounded number of times; what is left runs next turn.
+  for (int pass = 0; pass < 8 && !turn_end_.empty() && !closing_; ++pass) {
+    turn_end_running_.swap(turn_end_);
+    for (turn_end_hook*& h : turn_end_running_) {
+      if (h != nullptr) {
+        turn_end_hook* hook = h;
+        hook->queued_ = false;
+        // Hooks contain their own failures; this is the last resort, so
+        // that nothing unwinds through libuv.
+        try {
+          hook->at_turn_end();
+        } catch (const std::exception& ex) {
+          core_.failure(actor_ref{}, ex.what());
+        } catch (...) {
+          core_.failure(actor_ref{}, "unknown exception at a turn's end");
+        }
+      }
+    }
+    turn_end_running_.clear();
+  }
+  if (!turn_end_.empty()) {
+    uv_idle_start(&idle_, &loop::on_idle);
+  }
+}
+
 // --- sleeping and waking ----------------------------------------------------
 
 bool loop::spin_for_work() {
@@ -933,108 +686,6 @@ void loop::on_timer(uv_timer_t* h) {
 
 void loop::on_signal(uv_signal_t* h, int /*signum*/) {
   static_cast<loop*>(h->data)->core_.request_shutdown();
-}
-
-// --- shutdown ---------------------------------------------------------------
-
-void loop::request_stop_actors() noexcept {
-  stop_requested_.store(true, std::memory_order_release);
-  sleep_state_.store(awake, std::memory_order_relaxed);
-  uv_async_send(&async_);
-}
-
-void loop::request_close() noexcept {
-  close_requested_.store(true, std::memory_order_release);
-  sleep_state_.store(awake, std::memory_order_relaxed);
-  uv_async_send(&async_);
-}
-
-void loop::install_signals() {
-  if (!signals_on_ && !closing_) {
-    uv_signal_init(uv_, &sigint_);
-    uv_signal_init(uv_, &sigterm_);
-    sigint_.data = this;
-    sigterm_.data = this;
-    uv_signal_start(&sigint_, &loop::on_signal, SIGINT);
-    uv_signal_start(&sigterm_, &loop::on_signal, SIGTERM);
-    uv_unref(as_handle(&sigint_));
-    uv_unref(as_handle(&sigterm_));
-    open_handles_ += 2;
-    signals_on_ = true;
-  }
-  core_.signals_installed();
-}
-
-void loop::request_uv_stop() noexcept {
-  uv_stop_requested_.store(true, std::memory_order_release);
-  sleep_state_.store(awake, std::memory_order_relaxed);
-  uv_async_send(&async_);
-}
-
-void loop::request_signals() noexcept {
-  signals_requested_.store(true, std::memory_order_release);
-  sleep_state_.store(awake, std::memory_order_relaxed);
-  uv_async_send(&async_);
-}
-
-void loop::close_handles() {
-  closing_ = true;
-  uv_close(as_handle(&async_), &loop::on_close);
-  uv_close(as_handle(&prepare_), &loop::on_close);
-  uv_close(as_handle(&idle_), &loop::on_close);
-  uv_close(as_handle(&timer_), &loop::on_close);
-  if (signals_on_) {
-    uv_close(as_handle(&sigint_), &loop::on_close);
-    uv_close(as_handle(&sigterm_), &loop::on_close);
-  }
-}
-
-void loop::on_close(uv_handle_t* h) {
-  --static_cast<loop*>(h->data)->open_handles_;
-}
-
-void loop::shutdown_inline() {
-  if (!actors_stopped_) {
-    stop_all_actors();
-  }
-  if (!closing_) {
-    close_handles();
-  }
-  while (open_handles_ > 0) {
-    uv_run(uv_, UV_RUN_NOWAIT);
-  }
-}
-
-void loop::drain_after_close() {
-  inbound_item item;
-  while (inbound_.try_dequeue(item)) {
-    envelope& e = from_inbound(item);
-    if (e.kind == envelope_kind::message) {
-      core_.dead_letter(e);
-      if (e.mode != reply_mode::none) {
-        reply_error(e, errc::system_stopped, "the system is shutting down");
-      }
-    }
-    e.reset();
-  }
-  // Actors spawned while the system was stopping never started.
-  for (std::uint32_t i = 0; i < slots_used_; ++i) {
-    std::unique_ptr<actor> a(slot_at(i).ptr.exchange(nullptr));
-  }
-}
-
-loop_metrics loop::snapshot() const {
-  loop_metrics m;
-  m.messages = messages_.load(std::memory_order_relaxed);
-  m.wakeups = wakeups_.load(std::memory_order_relaxed);
-  m.actors = actors_.load(std::memory_order_relaxed);
-  m.inbound_depth = inbound_.size_approx();
-  m.timers = timers_count_.load(std::memory_order_relaxed);
-  m.timer_ticks_skipped = timers_skipped_.load(std::memory_order_relaxed);
-  m.spin_hits = spin_hits_.load(std::memory_order_relaxed);
-  m.spin_misses = spin_misses_.load(std::memory_order_relaxed);
-  m.spin_preemptions = spin_preemptions_.load(std::memory_order_relaxed);
-  return m;
 }
 
 }  // namespace courier::detail
