@@ -108,7 +108,8 @@ class stream {
 
   /// Queues `bytes` behind what is already waiting; the buffer is shared,
   /// never copied, so one encoded event can go to many streams. Writes
-  /// that pile up while the socket is busy leave together in one write.
+  /// of one turn of the loop, and those that pile up while the socket is
+  /// busy, leave together in one write when the turn ends.
   /// Returns false when the stream has ended, or ends it (slow_client)
   /// when more than max_buffer bytes would be waiting.
   bool write(std::shared_ptr<const std::string> bytes) const;

@@ -425,6 +425,10 @@ class edge final : public actor, private courier::detail::turn_end_hook {
       return;
     }
     courier::detail::loop* here = courier::detail::loop::current();
+    if (here == nullptr) {
+      stream_flush(c);  // not on a loop (misuse): write at once
+      return;
+    }
     dirty_streams_.push_back(&c);
     c.flush_queued = true;
     hook_loop_ = here;
